@@ -1,0 +1,184 @@
+"""Relations operations, named by operationId: parse -> plan -> run -> shape."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from starlette.responses import Response
+
+from models import COLUMNS
+from query.ast import Query
+from query.parse import Limits, parse_fields, parse_ids, parse_list, parse_meta
+from query.shape import Counts, item_meta, list_meta, rows_to_data
+from service import store
+from service.errors import item_not_found
+from service.http import current_app, current_url, json_response, no_content
+from service.projects import Project
+
+WRITE_META = frozenset({"collection", "type", "result_count", "total_count", "filter_count"})
+
+
+def _project(name: str) -> Project:
+    return current_app().projects.get(name)  # type: ignore[no-any-return]
+
+
+def _limits() -> Limits:
+    s = current_app().settings
+    return Limits(s.default_limit, s.max_limit, s.max_filter_clauses)
+
+
+def _envelope(meta: dict[str, Any], data: Any) -> Response:
+    return json_response({"meta": meta, "data": data} if meta else {"data": data})
+
+
+def list_relations(
+    project: str,
+    fields: list[str] | None = None,
+    limit: int | None = None,
+    offset: int | None = None,
+    page: int | None = None,
+    sort: list[str] | None = None,
+    single: int | None = None,
+    filter: dict[str, Any] | None = None,  # noqa: A002 - the Directus parameter name
+    q: str | None = None,
+    meta: list[str] | None = None,
+) -> Response:
+    """GET /{project}/relations."""
+    query = parse_list(
+        limits=_limits(), fields=fields, limit=limit, offset=offset, page=page, sort=sort,
+        single=single, filter_=filter, q=q, meta=meta,
+    )
+    proj = _project(project)
+    with store.reading(proj) as conn:
+        rows = store.fetch(conn, query)
+        counts = store.counts(conn, query)
+    data = rows_to_data(rows, query.fields)
+    if query.single:
+        if not data:
+            raise item_not_found("single")
+        return _envelope(item_meta(query.meta), data[0])
+    return _envelope(_list_meta(query, len(data), counts), data)
+
+
+def _list_meta(query: Query, result_count: int, counts: Counts) -> dict[str, Any]:
+    if not query.meta:
+        return {}
+    self_url, items = current_url()
+    return list_meta(query, result_count, counts, self_url, items)
+
+
+def get_relations(
+    project: str, id: str, fields: list[str] | None = None, meta: list[str] | None = None  # noqa: A002
+) -> Response:
+    """GET /{project}/relations/{id}: an object for one id, an array for a comma list."""
+    ids = parse_ids(id)
+    many = "," in id
+    query = parse_list(
+        limits=Limits(max_limit=max(len(ids), 1)), fields=fields, meta=meta, ids=ids,
+        limit=max(len(ids), 1),
+    )
+    proj = _project(project)
+    with store.reading(proj) as conn:
+        rows = store.fetch(conn, query)
+        counts = store.counts(conn, query) if many else Counts()
+    data = rows_to_data(rows, query.fields)
+    if many:
+        return _envelope(_list_meta(query, len(data), counts), data)
+    if not data:
+        raise item_not_found(id)
+    return _envelope(item_meta(query.meta), data[0])
+
+
+def _reread(
+    conn: Any, ids: Sequence[int], fields: list[str] | None
+) -> list[dict[str, Any]]:
+    """The written rows in `ids` order, with only the requested fields."""
+    wanted = parse_fields(fields)
+    read_fields = ("id", *[f for f in wanted if f != "id"])
+    query = Query(fields=read_fields, limit=len(ids), offset=0, sort=(), ids=tuple(ids))
+    by_id = {row[0]: row for row in store.fetch(conn, query)}
+    out = []
+    for rid in ids:
+        row = dict(zip(read_fields, by_id[rid], strict=True))
+        out.append({f: row[f] for f in wanted})
+    return out
+
+
+def _write_response(
+    conn: Any, ids: Sequence[int], many: bool, fields: list[str] | None, meta: list[str] | None
+) -> Response:
+    data = _reread(conn, ids, fields)
+    keys = parse_meta(meta)
+    if not many:
+        return _envelope(item_meta(keys), data[0])
+    keys = keys & WRITE_META
+    query = Query(fields=COLUMNS, limit=len(ids), offset=0, sort=(), meta=keys)
+    counts = store.counts(conn, query)
+    return _envelope(list_meta(query, len(data), counts, "", []), data)
+
+
+def create_relations(
+    project: str,
+    body: dict[str, Any] | list[dict[str, Any]],
+    fields: list[str] | None = None,
+    meta: list[str] | None = None,
+) -> Response:
+    """POST /{project}/relations: one object, or an array in one transaction."""
+    many = isinstance(body, list)
+    rows = body if isinstance(body, list) else [body]
+    proj = _project(project)
+    with store.writing(proj) as conn:
+        ids = store.insert_rows(conn, proj, [dict(r) for r in rows])
+        return _write_response(conn, ids, many, fields, meta)
+
+
+def update_relations(
+    project: str,
+    id: str,  # noqa: A002
+    body: dict[str, Any],
+    fields: list[str] | None = None,
+    meta: list[str] | None = None,
+) -> Response:
+    """PATCH /{project}/relations/{id}: the same changes for one id or a comma list."""
+    labels = [p.strip() for p in id.split(",")]
+    ids = list(dict.fromkeys(parse_ids(id)))
+    many = "," in id
+    proj = _project(project)
+    with store.writing(proj) as conn:
+        if len(ids) != len(dict.fromkeys(labels)):
+            missing = next(lbl for lbl in labels if not parse_ids(lbl))
+            raise item_not_found(missing)
+        store.require_ids(conn, ids, [str(i) for i in ids])
+        store.update_rows(conn, [(rid, dict(body)) for rid in ids])
+        return _write_response(conn, ids, many, fields, meta)
+
+
+def update_relations_batch(
+    project: str,
+    body: list[dict[str, Any]],
+    fields: list[str] | None = None,
+    meta: list[str] | None = None,
+) -> Response:
+    """PATCH /{project}/relations: an array of objects, each with its own id."""
+    changes = [(int(item["id"]), {k: v for k, v in item.items() if k != "id"}) for item in body]
+    ids = list(dict.fromkeys(rid for rid, _ in changes))
+    proj = _project(project)
+    with store.writing(proj) as conn:
+        store.require_ids(conn, ids, [str(i) for i in ids])
+        store.update_rows(conn, changes)
+        return _write_response(conn, ids, True, fields, meta)
+
+
+def delete_relations(project: str, id: str) -> Response:  # noqa: A002
+    """DELETE /{project}/relations/{id}: one id or a comma list, all or nothing."""
+    labels = [p.strip() for p in id.split(",")]
+    ids = list(dict.fromkeys(parse_ids(id)))
+    proj = _project(project)
+    with store.writing(proj) as conn:
+        if len(ids) != len(dict.fromkeys(labels)):
+            missing = next(lbl for lbl in labels if not parse_ids(lbl))
+            raise item_not_found(missing)
+        store.require_ids(conn, ids, [str(i) for i in ids])
+        store.delete_ids(conn, ids)
+    return no_content()

@@ -1,0 +1,1 @@
+"""The Directus 7 query language, pure Python: parse -> typed tree -> SQLAlchemy -> shape."""

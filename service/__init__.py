@@ -1,0 +1,1 @@
+"""How relations-api is hosted: app factory, settings, projects, errors, CLI."""

@@ -1,0 +1,79 @@
+"""The ``relations`` command: serve the API and manage projects."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from service.registry import ProjectInfo, Registry, valid_name
+from service.settings import Settings
+
+cli = typer.Typer(help="relations-api: a Directus 7 compatible Relations API server.",
+                  no_args_is_help=True, add_completion=False)
+project_cli = typer.Typer(help="Manage projects.", no_args_is_help=True)
+cli.add_typer(project_cli, name="project")
+
+
+@cli.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to bind."),
+    port: int = typer.Option(8000, help="Port to bind."),
+    workers: int = typer.Option(1, min=1, help="Worker processes."),
+) -> None:
+    """Serve the API (settings from RELATIONS_* environment variables)."""
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    Settings().data_dir.mkdir(parents=True, exist_ok=True)
+    uvicorn.run(
+        "service.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        log_level="info",
+        proxy_headers=False,
+    )
+
+
+@project_cli.command("create")
+def project_create(
+    name: str = typer.Argument(..., help="Project key: [a-z0-9_][a-z0-9_-]{0,63}."),
+    database_url: str | None = typer.Option(
+        None, "--database-url", help="PostgreSQL URL (default: an SQLite file in the data dir)."
+    ),
+    public: str | None = typer.Option(
+        None, "--public", help="Role of anonymous callers: 'read' (default: none)."
+    ),
+) -> None:
+    """Register a project."""
+    if not valid_name(name):
+        typer.echo(f"invalid project name: {name!r}", err=True)
+        raise typer.Exit(2)
+    if public not in (None, "read"):
+        typer.echo("--public takes 'read'", err=True)
+        raise typer.Exit(2)
+    registry = Registry(Settings().data_dir)
+    if not registry.add(ProjectInfo(name, database_url, public)):  # type: ignore[arg-type]
+        typer.echo(f"project {name} already exists", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"created project {name}")
+
+
+@project_cli.command("list")
+def project_list() -> None:
+    """List the projects."""
+    for info in Registry(Settings().data_dir).all():
+        where = "postgresql" if info.database_url else "sqlite"
+        typer.echo(f"{info.name}\t{where}\tpublic={info.public or 'none'}")
+
+
+def main() -> None:
+    """Entry point of the ``relations`` script."""
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""The outermost ASGI layer: cheap checks before Connexion sees a request.
+
+Query-string and body size caps, the JSON media type (case-insensitive, 415 otherwise),
+unknown projects (404/24 before any validation), a request id, and one structured log line
+per request. Errors raised here are rendered by ``service.app``'s envelope renderer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.errors import ApiError, Code
+
+log = logging.getLogger("relations.access")
+
+Renderer = Callable[[ApiError], tuple[int, list[tuple[bytes, bytes]], bytes]]
+BODY_METHODS = frozenset({"POST", "PATCH", "PUT"})
+
+
+def route_template(path: str) -> tuple[str, str | None]:
+    """The route template of a path and the project it names (no I/O)."""
+    parts = path.split("/")
+    if len(parts) >= 3 and parts[2] == "relations":
+        if len(parts) == 3:
+            return "/{project}/relations", parts[1]
+        if len(parts) == 4:
+            return "/{project}/relations/{id}", parts[1]
+    if path.startswith("/server/"):
+        return path, None
+    return "other", None
+
+
+class HardeningMiddleware:
+    """Size caps, media type, unknown project, request id and access log."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        max_query_bytes: int,
+        project_exists: Callable[[str], bool],
+        log_requests: bool = True,
+    ) -> None:
+        self.app = app
+        self.max_body = max_body_bytes
+        self.max_query = max_query_bytes
+        self.project_exists = project_exists
+        self.log_requests = log_requests
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = uuid.uuid4().hex[:16]
+        status_box = [0]
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_box[0] = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        template, project = route_template(scope.get("path", ""))
+        try:
+            scope = self._check(scope, project)
+            receive = self._capped(receive)
+            await self.app(scope, receive, send_wrapper)
+        except ApiError as err:
+            await self._send_error(send_wrapper, err)
+        finally:
+            if self.log_requests:
+                log.info(
+                    orjson.dumps(
+                        {
+                            "request_id": request_id,
+                            "method": scope.get("method"),
+                            "route": template,
+                            "project": project if project and len(project) <= 64 else None,
+                            "status": status_box[0],
+                            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                        }
+                    ).decode()
+                )
+
+    def _check(self, scope: Scope, project: str | None) -> Scope:
+        if len(scope.get("query_string", b"")) > self.max_query:
+            raise ApiError(Code.QUERY_STRING_TOO_LONG)
+        headers = scope.get("headers", [])
+        length = next((v for k, v in headers if k == b"content-length"), None)
+        if length is not None:
+            try:
+                size = int(length)
+            except ValueError:
+                raise ApiError(Code.INVALID_PAYLOAD, "Invalid Content-Length") from None
+            if size > self.max_body:
+                raise ApiError(Code.PAYLOAD_TOO_LARGE)
+        if project is not None and not self.project_exists(project):
+            raise ApiError(Code.UNKNOWN_PROJECT, f"Unknown project: {project[:64]}")
+        if scope.get("method") in BODY_METHODS:
+            scope = self._normalise_media_type(scope, headers, length)
+        return scope
+
+    @staticmethod
+    def _normalise_media_type(scope: Scope, headers: list[Any], length: bytes | None) -> Scope:
+        ctype = next((v for k, v in headers if k == b"content-type"), None)
+        has_body = length not in (None, b"0") or any(
+            k == b"transfer-encoding" for k, _ in headers
+        )
+        if ctype is None:
+            if has_body:
+                raise ApiError(Code.UNSUPPORTED_MEDIA_TYPE)
+            return scope
+        media, _, params = ctype.decode("latin-1").partition(";")
+        media = media.strip().lower()
+        if media != "application/json":
+            raise ApiError(Code.UNSUPPORTED_MEDIA_TYPE)
+        charset = params.strip().lower().replace(" ", "")
+        if charset and charset not in ("charset=utf-8", "charset=\"utf-8\""):
+            raise ApiError(Code.UNSUPPORTED_MEDIA_TYPE, "Only UTF-8 JSON is accepted")
+        new_headers = [
+            (k, b"application/json") if k == b"content-type" else (k, v) for k, v in headers
+        ]
+        return {**scope, "headers": new_headers}
+
+    def _capped(self, receive: Receive) -> Receive:
+        seen = 0
+        limit = self.max_body
+
+        async def capped() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise ApiError(Code.PAYLOAD_TOO_LARGE)
+            return message
+
+        return capped
+
+    @staticmethod
+    async def _send_error(send: Send, err: ApiError) -> None:
+        body = orjson.dumps(err.body())
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        headers += [(k.lower().encode(), v.encode()) for k, v in err.headers.items()]
+        await send({"type": "http.response.start", "status": err.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,168 @@
+"""Projects -> database engines: created lazily, reused, bounded by an LRU cache.
+
+Every project has its own database: an SQLite file under ``RELATIONS_DATA_DIR`` or the
+database URL it was registered with (PostgreSQL through psycopg 3). Engines are created
+under a lock (one per process) and the schema is created with ``IF NOT EXISTS`` statements,
+so several threads and several worker processes may open a new project at once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
+
+from service.errors import ApiError, Code
+from service.registry import DEFAULT_PROJECT, ProjectInfo, Registry, valid_name
+from service.schema import ensure_schema
+from service.settings import Settings
+
+
+@dataclass(frozen=True)
+class Project:
+    """An open project: its registry entry and its engine."""
+
+    info: ProjectInfo
+    engine: Engine
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+
+class Projects:
+    """The registry plus a bounded cache of open engines."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.registry = Registry(settings.data_dir)
+        self._engines: OrderedDict[str, Project] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> Project:
+        """The open project `name`; 404/24 when it is not registered."""
+        project = self._engines.get(name)
+        if project is not None:
+            return project
+        info = self.registry.get(name) if valid_name(name) else None
+        if info is None:
+            raise ApiError(Code.UNKNOWN_PROJECT, f"Unknown project: {name[:64]}")
+        with self._lock:
+            project = self._engines.get(name)
+            if project is None:
+                project = Project(info, self._open(info))
+                self._engines[name] = project
+                self._evict()
+            else:
+                self._engines.move_to_end(name)
+        return project
+
+    def exists(self, name: str) -> bool:
+        """Whether `name` is a registered project (cheap: no engine is opened)."""
+        return name in self._engines or (
+            valid_name(name) and self.registry.get(name) is not None
+        )
+
+    def dispose(self) -> None:
+        """Close every engine (on shutdown)."""
+        with self._lock:
+            for project in self._engines.values():
+                project.engine.dispose()
+            self._engines.clear()
+
+    def _evict(self) -> None:
+        while len(self._engines) > self.settings.engine_cache_size:
+            _, old = self._engines.popitem(last=False)
+            old.engine.dispose()
+
+    def _open(self, info: ProjectInfo) -> Engine:
+        try:
+            engine = (
+                self._postgres_engine(info.database_url)
+                if info.database_url
+                else self._sqlite_engine(info)
+            )
+            ensure_schema(engine)
+        except OperationalError as exc:
+            raise ApiError(Code.STORAGE_UNAVAILABLE) from exc
+        return engine
+
+    def _sqlite_engine(self, info: ProjectInfo) -> Engine:
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        path = info.sqlite_path(s.data_dir)
+        engine = create_engine(
+            f"sqlite:///{path}",
+            connect_args={"timeout": s.busy_timeout_ms / 1000, "check_same_thread": False},
+            pool_size=8,
+            max_overflow=32,
+            pool_timeout=s.pool_timeout_s,
+        )
+        install_sqlite_hooks(engine, s)
+        _enable_wal(engine)
+        return engine
+
+    def _postgres_engine(self, url: str) -> Engine:
+        s = self.settings
+        if url.startswith("postgresql://") or url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        return create_engine(
+            url,
+            pool_size=s.pool_size,
+            max_overflow=s.pool_size,
+            pool_timeout=s.pool_timeout_s,
+            pool_pre_ping=True,
+            connect_args={
+                "connect_timeout": 5,
+                "options": f"-c statement_timeout={s.statement_timeout_ms}",
+            },
+        )
+
+
+def install_sqlite_hooks(engine: Engine, settings: Settings) -> None:
+    """Per-connection pragmas, and BEGIN IMMEDIATE for transactions that will write."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (below)
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout={int(settings.busy_timeout_ms)}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA synchronous={settings.sqlite_synchronous}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _enable_wal(engine: Engine, attempts: int = 20) -> None:
+    """Switch the file to WAL once; another process may hold the lock, so retry briefly."""
+    for attempt in range(attempts):
+        try:
+            raw = engine.raw_connection()
+            try:
+                cur = raw.cursor()
+                mode = cur.execute("PRAGMA journal_mode").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    cur.execute("PRAGMA journal_mode=WAL")
+                cur.close()
+            finally:
+                raw.close()
+            return
+        except (OperationalError, sqlite3.OperationalError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
+__all__ = ["DEFAULT_PROJECT", "Project", "Projects"]

@@ -1,0 +1,168 @@
+"""Running statements on a project's database, with storage failures mapped to the API.
+
+Reads run in one (deferred) transaction so counts and rows agree; writes run in one
+``BEGIN IMMEDIATE`` transaction (SQLite) so concurrent writers queue on the lock instead of
+failing, and a batch is all or nothing. SQL comes from ``query.compile`` only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, TimeoutError
+
+from query import compile as qc
+from query.ast import Query
+from query.shape import Counts
+from service.errors import ApiError, Code, item_not_found
+from service.projects import Project
+
+log = logging.getLogger("relations.store")
+TABLE = qc.TABLE
+
+
+def _storage_error(exc: Exception) -> ApiError:
+    text_ = str(getattr(exc, "orig", exc)).lower()
+    if "full" in text_ or "disk i/o" in text_ and "full" in text_:
+        return ApiError(Code.STORAGE_FULL)
+    if "statement timeout" in text_ or "canceling statement" in text_ or "interrupted" in text_:
+        return ApiError(Code.STATEMENT_TIMEOUT)
+    return ApiError(Code.STORAGE_UNAVAILABLE)
+
+
+def _integrity_error(exc: IntegrityError) -> ApiError:
+    text_ = str(exc.orig).lower()
+    if "unique" in text_ or "duplicate" in text_:
+        return ApiError(Code.DUPLICATE_KEY, 'Duplicate key for collection "directus_relations"')
+    return ApiError(Code.UNPROCESSABLE, "The row violates a constraint of the table")
+
+
+@contextlib.contextmanager
+def _guard() -> Iterator[None]:
+    """Map database failures to 503/507 envelopes (never SQL text in a body)."""
+    try:
+        yield
+    except ApiError:
+        raise
+    except IntegrityError as exc:
+        raise _integrity_error(exc) from exc
+    except (OperationalError, TimeoutError, DBAPIError) as exc:
+        log.warning("storage error: %s", type(exc).__name__, exc_info=exc)
+        raise _storage_error(exc) from exc
+
+
+@contextlib.contextmanager
+def reading(project: Project) -> Iterator[Connection]:
+    """A read transaction."""
+    with _guard(), project.engine.connect() as conn:
+        with conn.begin():
+            yield conn
+
+
+@contextlib.contextmanager
+def writing(project: Project) -> Iterator[Connection]:
+    """A write transaction that takes the lock up front."""
+    with _guard(), project.engine.connect() as conn:
+        conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+        with conn.begin():
+            yield conn
+
+
+def fetch(conn: Connection, query: Query) -> list[Sequence[Any]]:
+    """The rows of a query, in `query.fields` order."""
+    return list(conn.execute(qc.select_rows(query)).all())
+
+
+def counts(conn: Connection, query: Query) -> Counts:
+    """total_count and filter_count, computed only when the meta asks for them."""
+    wanted = query.meta & {"total_count", "filter_count", "page"}
+    if not wanted:
+        return Counts()
+    total = conn.execute(qc.count_rows(None)).scalar_one()
+    filtered = conn.execute(qc.count_rows(query)).scalar_one() if query.filtered else total
+    return Counts(total=total, filtered=filtered)
+
+
+def existing_ids(conn: Connection, ids: Sequence[int]) -> set[int]:
+    """Which of `ids` exist."""
+    found: set[int] = set()
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start:start + 500])
+        found.update(conn.execute(select(TABLE.c.id).where(TABLE.c.id.in_(chunk))).scalars())
+    return found
+
+
+def insert_rows(conn: Connection, project: Project, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert rows in order and return their ids; 409/204 on a duplicate id."""
+    explicit = [r["id"] for r in rows if r.get("id") is not None]
+    seen: set[int] = set()
+    for rid in explicit:
+        if rid in seen:
+            raise _duplicate(rid)
+        seen.add(rid)
+    if explicit:
+        clash = existing_ids(conn, explicit)
+        if clash:
+            raise _duplicate(min(clash))
+    ids: list[int] = []
+    try:
+        if not explicit and len(rows) > 1 and project.dialect == "sqlite":
+            ids = _insert_sequential_sqlite(conn, rows)
+        else:
+            for row in rows:
+                result = conn.execute(insert(TABLE).values(**row).returning(TABLE.c.id))
+                ids.append(int(result.scalar_one()))
+    except IntegrityError as exc:
+        raise _integrity_error(exc) from exc
+    if explicit and project.dialect == "postgresql":
+        _advance_pg_sequence(conn, max(explicit))
+    return ids
+
+
+def _insert_sequential_sqlite(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """executemany, then read back the contiguous ids (we hold the write lock)."""
+    conn.execute(insert(TABLE), rows)
+    last = int(conn.execute(text("SELECT last_insert_rowid()")).scalar_one())
+    return list(range(last - len(rows) + 1, last + 1))
+
+
+def _advance_pg_sequence(conn: Connection, highest: int) -> None:
+    """Keep the id sequence ahead of explicit ids, so later inserts never collide."""
+    conn.execute(
+        text(
+            "SELECT setval(pg_get_serial_sequence('directus_relations', 'id'), :v) "
+            "WHERE :v > (SELECT last_value FROM directus_relations_id_seq)"
+        ),
+        {"v": highest},
+    )
+
+
+def _duplicate(rid: int) -> ApiError:
+    return ApiError(
+        Code.DUPLICATE_KEY, f'Duplicate key "{rid}" for collection "directus_relations"'
+    )
+
+
+def require_ids(conn: Connection, ids: Sequence[int], shown: Sequence[object]) -> None:
+    """404/203 naming the first missing id."""
+    found = existing_ids(conn, ids)
+    for rid, label in zip(ids, shown, strict=True):
+        if rid not in found:
+            raise item_not_found(label)
+
+
+def update_rows(conn: Connection, changes: Sequence[tuple[int, dict[str, Any]]]) -> None:
+    """Apply each id's changes (the rows are known to exist)."""
+    for rid, values in changes:
+        if values:
+            conn.execute(update(TABLE).where(TABLE.c.id == rid).values(**values))
+
+
+def delete_ids(conn: Connection, ids: Sequence[int]) -> None:
+    """Delete the rows (known to exist)."""
+    for start in range(0, len(ids), 500):
+        conn.execute(delete(TABLE).where(TABLE.c.id.in_(list(ids[start:start + 500]))))
