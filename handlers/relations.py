@@ -40,7 +40,7 @@ def list_relations(
     page: int | None = None,
     sort: list[str] | None = None,
     single: int | None = None,
-    filter: dict[str, Any] | None = None,  # noqa: A002 - the Directus parameter name
+    filter: dict[str, Any] | None = None,
     q: str | None = None,
     meta: list[str] | None = None,
 ) -> Response:
@@ -69,7 +69,7 @@ def _list_meta(query: Query, result_count: int, counts: Counts) -> dict[str, Any
 
 
 def get_relations(
-    project: str, id: str, fields: list[str] | None = None, meta: list[str] | None = None  # noqa: A002
+    project: str, id: str, fields: list[str] | None = None, meta: list[str] | None = None
 ) -> Response:
     """GET /{project}/relations/{id}: an object for one id, an array for a comma list."""
     ids = parse_ids(id)
@@ -135,7 +135,7 @@ def create_relations(
 
 def update_relations(
     project: str,
-    id: str,  # noqa: A002
+    id: str,
     body: dict[str, Any],
     fields: list[str] | None = None,
     meta: list[str] | None = None,
@@ -170,7 +170,7 @@ def update_relations_batch(
         return _write_response(conn, ids, True, fields, meta)
 
 
-def delete_relations(project: str, id: str) -> Response:  # noqa: A002
+def delete_relations(project: str, id: str) -> Response:
     """DELETE /{project}/relations/{id}: one id or a comma list, all or nothing."""
     labels = [p.strip() for p in id.split(",")]
     ids = list(dict.fromkeys(parse_ids(id)))

@@ -10,7 +10,7 @@ _ID_TYPE = BigInteger().with_variant(Integer(), "sqlite")
 
 def _text(length: int) -> String:
     """A VARCHAR of `length` characters with byte-order collation on PostgreSQL."""
-    return String(length).with_variant(String(length, collation="C"), "postgresql")  # type: ignore[return-value]
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
 
 
 class Relation(SQLModel, table=True):

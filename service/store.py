@@ -27,7 +27,7 @@ TABLE = qc.TABLE
 
 def _storage_error(exc: Exception) -> ApiError:
     text_ = str(getattr(exc, "orig", exc)).lower()
-    if "full" in text_ or "disk i/o" in text_ and "full" in text_:
+    if "full" in text_ or ("disk i/o" in text_ and "full" in text_):
         return ApiError(Code.STORAGE_FULL)
     if "statement timeout" in text_ or "canceling statement" in text_ or "interrupted" in text_:
         return ApiError(Code.STATEMENT_TIMEOUT)
@@ -58,9 +58,8 @@ def _guard() -> Iterator[None]:
 @contextlib.contextmanager
 def reading(project: Project) -> Iterator[Connection]:
     """A read transaction."""
-    with _guard(), project.engine.connect() as conn:
-        with conn.begin():
-            yield conn
+    with _guard(), project.engine.connect() as conn, conn.begin():
+        yield conn
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -37,7 +38,7 @@ def _bad_query(message: str) -> ApiError:
     return ApiError(Code.BAD_QUERY, message)
 
 
-class DirectusURIParser(OpenAPIURIParser):
+class DirectusURIParser(OpenAPIURIParser):  # type: ignore[misc]
     """OpenAPI URI parser that understands the Directus filter syntax."""
 
     def _preprocess_deep_objects(self, query_data: dict[str, list[str]]) -> dict[str, Any]:
@@ -124,10 +125,8 @@ class DirectusURIParser(OpenAPIURIParser):
                 resolved[name] = values[-1]
             if defn.get("style") == "deepObject":
                 continue
-            try:
+            with contextlib.suppress(Exception):  # left to validation, which names it
                 resolved[name] = coerce_type(defn, resolved[name], "parameter", name)
-            except Exception:  # noqa: BLE001 - left to validation, which names the parameter
-                pass
         return resolved
 
 
@@ -199,7 +198,7 @@ def _short(error: ValidationError) -> str:
         if error.validator == "pattern":
             return "has an invalid format"
         return f"fails {error.validator} {limit}"
-    return error.message.split("\n", 1)[0][:200]
+    return str(error.message).split("\n", 1)[0][:200]
 
 
 class ParameterValidator(_ConnexionParameterValidator):  # type: ignore[misc]
