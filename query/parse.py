@@ -175,16 +175,12 @@ def parse_filter(filter_: Mapping[str, Any] | None, max_clauses: int) -> tuple[C
 
 
 def effective_limit(limit: int | None, limits: Limits) -> int:
-    """`limit` after defaults and the server maximum (-1 = the maximum)."""
+    """`limit` after the default and the server maximum (-1 and larger values are capped)."""
     if limit is None:
         return min(limits.default_limit, limits.max_limit)
     if limit < 0:
         return limits.max_limit
-    if limit > limits.max_limit:
-        raise ApiError(
-            Code.QUERY_TOO_LARGE, f"limit may be at most {limits.max_limit} (or -1 for all)"
-        )
-    return limit
+    return min(limit, limits.max_limit)
 
 
 def parse_list(

@@ -24,10 +24,10 @@ class Settings(BaseSettings):
     )
     max_json_depth: int = Field(32, ge=2, description="Deepest accepted JSON nesting.")
     max_query_bytes: int = Field(
-        32 * 1024, ge=256, description="Longest accepted query string (after the `?`)."
+        64 * 1024, ge=256, description="Longest accepted query string (after the `?`)."
     )
     max_filter_clauses: int = Field(
-        64, ge=1, description="Most filter conditions in one request."
+        100, ge=1, description="Most filter conditions in one request."
     )
     statement_timeout_ms: int = Field(
         5000, ge=1, description="Per-statement time limit on the database."
