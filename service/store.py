@@ -123,8 +123,13 @@ def insert_rows(conn: Connection, project: Project, rows: list[dict[str, Any]]) 
 
 
 def _insert_sequential_sqlite(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
-    """executemany, then read back the contiguous ids (we hold the write lock)."""
-    conn.execute(insert(TABLE), rows)
+    """executemany, then read back the contiguous ids (we hold the write lock).
+
+    executemany takes its columns from the first row, so every row is given every column
+    (absent optional keys are NULL): otherwise a key only later rows carry would be dropped.
+    """
+    columns = [c.name for c in TABLE.c if c.name != "id"]
+    conn.execute(insert(TABLE), [{c: row.get(c) for c in columns} for row in rows])
     last = int(conn.execute(text("SELECT last_insert_rowid()")).scalar_one())
     return list(range(last - len(rows) + 1, last + 1))
 
