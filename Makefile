@@ -39,5 +39,35 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
+## Generate the Python and TypeScript clients from openapi.yaml into clients/ (build output),
+## then smoke-test both against a live `relations serve` on loopback. Generators are pinned:
+## openapi-python-client here (in its own venv: it pins its own httpx), the npm side in
+## clientkit/typescript/package-lock.json.
+CLIENTS := clients
+TS_CLIENT := $(CLIENTS)/typescript
+OPENAPI_PYTHON_CLIENT := 0.29.1
+
+$(CLIENTS)/.venv/.installed-$(OPENAPI_PYTHON_CLIENT):
+	rm -rf $(CLIENTS)/.venv
+	$(PYTHON) -m venv $(CLIENTS)/.venv
+	$(CLIENTS)/.venv/bin/pip install -q openapi-python-client==$(OPENAPI_PYTHON_CLIENT)
+	touch $@
+
+$(TS_CLIENT)/node_modules/.installed: clientkit/typescript/package.json clientkit/typescript/package-lock.json
+	mkdir -p $(TS_CLIENT)
+	cp clientkit/typescript/package.json clientkit/typescript/package-lock.json $(TS_CLIENT)/
+	cd $(TS_CLIENT) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+clients: $(VENV)/.installed $(CLIENTS)/.venv/.installed-$(OPENAPI_PYTHON_CLIENT) $(TS_CLIENT)/node_modules/.installed
+	$(CLIENTS)/.venv/bin/python clientkit/python/generate.py openapi.yaml $(CLIENTS)/python
+	rm -rf $(TS_CLIENT)/src $(TS_CLIENT)/dist
+	mkdir -p $(TS_CLIENT)/src
+	cp clientkit/typescript/tsconfig.json $(TS_CLIENT)/
+	cp clientkit/typescript/src/*.ts $(TS_CLIENT)/src/
+	cd $(TS_CLIENT) && npx --no-install openapi-typescript ../../openapi.yaml -o src/schema.d.ts
+	cd $(TS_CLIENT) && npx --no-install tsc -p .
+	$(BIN)/python -m clientkit.run_smoke
+
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .hypothesis clients

@@ -1,0 +1,1 @@
+"""Committed sources for the generated clients and the live checks (make clients, tests)."""
