@@ -30,15 +30,25 @@ def escape_like(value: str) -> str:
     )
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def ascii_lower(value: str) -> str:
+    """Lower-case ASCII letters only: what SQL lower() does on SQLite and on PostgreSQL's
+    "C" collation (the columns' collation), so both backends fold case identically."""
+    return value.translate(_ASCII_LOWER)
+
+
 def contains_expr(col: Any, value: str) -> ColumnElement[bool]:
     """Case-insensitive literal substring test (the same on SQLite and PostgreSQL)."""
-    return func.lower(col).like(func.lower(f"%{escape_like(value)}%"), escape=LIKE_ESCAPE)
+    pattern = f"%{escape_like(ascii_lower(value))}%"
+    return func.lower(col).like(pattern, escape=LIKE_ESCAPE)
 
 
 def _pattern_expr(col: Any, value: str) -> ColumnElement[bool]:
     # `%` and `_` stay wildcards; a backslash is made literal so both backends agree.
-    pattern = value.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
-    return func.lower(col).like(func.lower(pattern), escape=LIKE_ESCAPE)
+    pattern = ascii_lower(value).replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+    return func.lower(col).like(pattern, escape=LIKE_ESCAPE)
 
 
 def _empty(col: Any, _v: Any, is_text: bool) -> ColumnElement[bool]:

@@ -86,6 +86,20 @@ def test_one_to_many_operators_are_refused(seeded: TestClient, op: str) -> None:
     assert r.json()["error"]["code"] == 12
 
 
+@pytest.mark.parametrize(("value", "expected"), [("É", {1}), ("é", {2}), ("x", {1, 2})])
+def test_case_folding_is_ascii_only_on_every_backend(
+    client: TestClient, value: str, expected: set[int]
+) -> None:
+    rows = [
+        {"collection_many": "xÉ", "field_many": "a"},
+        {"collection_many": "Xé", "field_many": "b"},
+    ]
+    assert client.post("/_/relations", json=rows).status_code == 200
+    from urllib.parse import quote
+
+    assert _ids(client, f"filter[collection_many][contains]={quote(value)}") == expected
+
+
 def test_unknown_operator(seeded: TestClient) -> None:
     r = seeded.get("/_/relations?filter[collection_one][bogus]=1")
     assert r.status_code == 422
