@@ -13,7 +13,7 @@ from query.parse import Limits, parse_fields, parse_ids, parse_list, parse_meta
 from query.shape import Counts, item_meta, list_meta, rows_to_data
 from service import store
 from service.errors import item_not_found
-from service.http import current_app, current_url, json_response, no_content
+from service.http import current_app, current_url, deep_key_order, json_response, no_content
 from service.projects import Project
 
 WRITE_META = frozenset({"collection", "type", "result_count", "total_count", "filter_count"})
@@ -48,6 +48,7 @@ def list_relations(
     query = parse_list(
         limits=_limits(), fields=fields, limit=limit, offset=offset, page=page, sort=sort,
         single=single, filter_=filter, q=q, meta=meta,
+        filter_order=deep_key_order("filter") if filter else (),
     )
     proj = _project(project)
     with store.reading(proj) as conn:

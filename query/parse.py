@@ -147,11 +147,19 @@ def _conditions(field: str, ops: Mapping[str, Any]) -> tuple[Logical, list[Condi
     return logical, out
 
 
-def parse_filter(filter_: Mapping[str, Any] | None, max_clauses: int) -> tuple[Clause, ...]:
-    """``{field: {op: value} | {"0": {op: value}, ...}}`` -> clauses in request order."""
+def parse_filter(
+    filter_: Mapping[str, Any] | None, max_clauses: int, order: Sequence[str] = ()
+) -> tuple[Clause, ...]:
+    """``{field: {op: value} | {"0": {op: value}, ...}}`` -> clauses in request order.
+
+    `order` is the fields' order in the query string (the mapping's own order otherwise).
+    """
     clauses: list[Clause] = []
     count = 0
-    for field, spec in (filter_ or {}).items():
+    given = dict(filter_ or {})
+    ranked = [f for f in order if f in given] + [f for f in given if f not in order]
+    for field in ranked:
+        spec = given[field]
         if field not in COLUMNS:
             raise invalid_field(field)
         if not isinstance(spec, Mapping):
@@ -196,6 +204,7 @@ def parse_list(
     q: str | None = None,
     meta: Sequence[str] | None = None,
     ids: tuple[int, ...] | None = None,
+    filter_order: Sequence[str] = (),
 ) -> Query:
     """The list endpoint's parameters -> a query."""
     eff_limit = 1 if single else effective_limit(limit, limits)
@@ -211,7 +220,7 @@ def parse_list(
         offset=min(eff_offset, OFFSET_CEILING),
         sort=parse_sort(sort),
         single=bool(single),
-        clauses=parse_filter(filter_, limits.max_filter_clauses),
+        clauses=parse_filter(filter_, limits.max_filter_clauses, filter_order),
         q=q if q else None,
         meta=parse_meta(meta),
         ids=ids,

@@ -32,3 +32,20 @@ def current_url() -> tuple[str, list[tuple[str, str]]]:
 def current_app() -> Any:
     """The :class:`service.app.RelationsApp` serving this request."""
     return request.scope["relations.app"]
+
+
+def deep_key_order(root: str) -> list[str]:
+    """First-level keys of a deepObject parameter in the order the client sent them.
+
+    Connexion rebuilds nested query objects in schema order; the Directus filter's meaning
+    depends on the query-string order (``logical=or`` joins a field to what precedes it).
+    """
+    prefix = root + "["
+    raw = request.scope.get("query_string", b"").decode("latin-1")
+    order: list[str] = []
+    for key, _ in parse_qsl(raw, keep_blank_values=True):
+        if key.startswith(prefix):
+            name = key[len(prefix):].split("]", 1)[0]
+            if name not in order:
+                order.append(name)
+    return order
