@@ -1,5 +1,6 @@
 """SQLModel tables, one per module."""
 
 from models.relation import COLUMNS, Relation
+from models.token import ROLES, Token
 
-__all__ = ["COLUMNS", "Relation"]
+__all__ = ["COLUMNS", "ROLES", "Relation", "Token"]

@@ -25,12 +25,16 @@ from connexion.exceptions import (
     UnsupportedMediaTypeProblem,
 )
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
+from connexion.middleware.abstract import ROUTING_CONTEXT
+from connexion.middleware.security import SecurityMiddleware
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import RelativeResolver
 from connexion.validators import VALIDATOR_MAP
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from service.auth import AuthMiddleware
 from service.errors import ApiError, Code
 from service.hardening import HardeningMiddleware
 from service.projects import Projects
@@ -66,6 +70,25 @@ def _allowed_methods(spec: dict[str, Any]) -> list[tuple[re.Pattern[str], str]]:
             methods.append("HEAD")
         out.append((re.compile(regex), ", ".join(sorted(set(methods)))))
     return out
+
+
+def open_operations(spec: dict[str, Any]) -> frozenset[str]:
+    """operationIds whose effective `security` (own, else the spec's) is empty: no auth."""
+    default = spec.get("security", [])
+    out = set()
+    for item in spec["paths"].values():
+        for method in HTTP_METHODS:
+            op = item.get(method)
+            if op is not None and not op.get("security", default):
+                out.add(op["operationId"])
+    return frozenset(out)
+
+
+def _operation_of(scope: Scope) -> str | None:
+    """The operationId Connexion routed the request to (None when no route matched)."""
+    routed = scope.get("extensions", {}).get(ROUTING_CONTEXT, {})
+    resolved = routed.get("operation_id")  # "handlers.list_relations"
+    return None if resolved is None else str(resolved).rsplit(".", 1)[-1]
 
 
 def _envelope(err: ApiError) -> ConnexionResponse:
@@ -142,6 +165,18 @@ class RelationsApp:
         connexion_app = AsyncApp(
             __name__,
             swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/docs"),
+            # Connexion's security middleware is replaced by ours (service/auth.py), at the
+            # same place: after routing, before validation.
+            middlewares=[
+                m for m in ConnexionMiddleware.default_middlewares if m is not SecurityMiddleware
+            ],
+        )
+        connexion_app.add_middleware(
+            AuthMiddleware,
+            position=MiddlewarePosition.BEFORE_VALIDATION,
+            projects=self.projects,
+            operation_of=_operation_of,
+            open_operations=open_operations(self.spec),
         )
         validator_map = {
             "parameter": ParameterValidator,

@@ -7,6 +7,7 @@ import sys
 
 import typer
 
+from service.cli_tokens import ensure_first_admin, token_cli
 from service.registry import ProjectInfo, Registry, valid_name
 from service.settings import Settings
 
@@ -14,6 +15,7 @@ cli = typer.Typer(help="relations-api: a Directus 7 compatible Relations API ser
                   no_args_is_help=True, add_completion=False)
 project_cli = typer.Typer(help="Manage projects.", no_args_is_help=True)
 cli.add_typer(project_cli, name="project")
+cli.add_typer(token_cli, name="token")
 
 
 @cli.command()
@@ -27,6 +29,7 @@ def serve(
 
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     Settings().data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_first_admin(Settings(), host, port)
     uvicorn.run(
         "service.asgi:app",
         host=host,

@@ -2,7 +2,8 @@
 
 Query-string and body size caps, the JSON media type (case-insensitive, 415 otherwise),
 unknown projects (404/24 before any validation), a request id, and one structured log line
-per request. Errors raised here are rendered by ``service.app``'s envelope renderer.
+per request (never the query string or a credential: the caller appears as its role and
+token id). Errors raised here are rendered by ``service.app``'s envelope renderer.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import time
 import uuid
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.errors import ApiError, Code
+from service.registry import valid_name
 
 log = logging.getLogger("relations.access")
 
@@ -35,6 +38,18 @@ def route_template(path: str) -> tuple[str, str | None]:
     if path.startswith("/server/"):
         return path, None
     return "other", None
+
+
+def utf8_query(query: bytes) -> bool:
+    """Whether the query string is UTF-8 once percent-decoded (Starlette would silently
+    turn bad bytes into U+FFFD and match on that)."""
+    if query.isascii() and b"%" not in query:
+        return True
+    try:
+        unquote_to_bytes(query).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 class HardeningMiddleware:
@@ -80,22 +95,30 @@ class HardeningMiddleware:
             await self._send_error(send_wrapper, err)
         finally:
             if self.log_requests:
+                # Who called: set by service.auth; the token itself is never logged, nor
+                # the query string (it may carry `access_token`).
+                principal = (scope.get("state") or {}).get("relations.principal")
                 log.info(
                     orjson.dumps(
                         {
                             "request_id": request_id,
                             "method": scope.get("method"),
                             "route": template,
-                            "project": project if project and len(project) <= 64 else None,
+                            "project": project if project and valid_name(project) else None,
                             "status": status_box[0],
+                            "role": getattr(principal, "role", None),
+                            "token_id": getattr(principal, "token_id", None),
                             "duration_ms": round((time.perf_counter() - started) * 1000, 3),
                         }
                     ).decode()
                 )
 
     def _check(self, scope: Scope, project: str | None) -> Scope:
-        if len(scope.get("query_string", b"")) > self.max_query:
+        query = scope.get("query_string", b"")
+        if len(query) > self.max_query:
             raise ApiError(Code.QUERY_STRING_TOO_LONG)
+        if not utf8_query(query):
+            raise ApiError(Code.BAD_QUERY, "The query string is not valid UTF-8")
         headers = scope.get("headers", [])
         length = next((v for k, v in headers if k == b"content-length"), None)
         if length is not None:

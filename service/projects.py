@@ -19,6 +19,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
+from service.deadline import install_sqlite_deadline
 from service.errors import ApiError, Code
 from service.registry import DEFAULT_PROJECT, ProjectInfo, Registry, valid_name
 from service.schema import ensure_schema
@@ -107,6 +108,7 @@ class Projects:
             pool_timeout=s.pool_timeout_s,
         )
         install_sqlite_hooks(engine, s)
+        install_sqlite_deadline(engine, s.statement_timeout_ms)
         _enable_wal(engine)
         return engine
 

@@ -172,6 +172,12 @@ def _parameter_error(name: str, value: Any, error: ValidationError) -> ApiError:
     if name in ("fields", "sort") and error.validator == "enum" and path:
         return invalid_field(str(error.instance)[:64])
     if name == "filter":
+        if error.validator == "maxProperties":
+            where = "filter" + "".join(f"[{p}]" for p in path)
+            return ApiError(
+                Code.QUERY_TOO_LARGE,
+                f"{where} holds more than {error.validator_value} entries",
+            )
         if error.validator == "additionalProperties":
             extra = _extra_keys(error) or ["?"]
             if not path:
@@ -191,7 +197,8 @@ def _parameter_error(name: str, value: Any, error: ValidationError) -> ApiError:
 def _short(error: ValidationError) -> str:
     """jsonschema's message without the (possibly huge) schema dump or instance echo."""
     if error.validator in ("type", "enum", "pattern", "minimum", "maximum", "maxLength",
-                           "minLength", "minItems", "maxItems", "minProperties"):
+                           "minLength", "minItems", "maxItems", "minProperties",
+                           "maxProperties"):
         limit = error.validator_value
         if error.validator == "enum":
             return "must be one of " + ", ".join(str(v) for v in limit)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ warnings.filterwarnings("ignore", message=".*httpx2.*")
 
 from starlette.testclient import TestClient  # noqa: E402
 
+from service import tokens  # noqa: E402
 from service.app import RelationsApp, create_app  # noqa: E402
 from service.registry import ProjectInfo, Registry  # noqa: E402
 from service.settings import Settings  # noqa: E402
@@ -115,9 +116,43 @@ def app(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterato
     application.projects.dispose()
 
 
+def issue_token(app: RelationsApp, role: str = "admin", project: str = "_") -> str:
+    """A new token of `role` in `project` (also for test modules that build their own app)."""
+    _, token = tokens.create(app.projects.get(project), role, label="tests")
+    return token
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The header that carries `token`."""
+    return {"Authorization": f"Bearer {token}"}
+
+
 @pytest.fixture
-def client(app: RelationsApp) -> Iterator[TestClient]:
-    """An in-process HTTP client on the app."""
+def admin_token(app: RelationsApp) -> str:
+    """An admin token of project `_`; the `client` fixture sends it."""
+    return issue_token(app, "admin")
+
+
+@pytest.fixture
+def make_token(app: RelationsApp) -> Callable[..., str]:
+    """A factory of tokens: ``make_token("read", project="other")``."""
+
+    def make(role: str = "admin", project: str = "_") -> str:
+        return issue_token(app, role, project)
+
+    return make
+
+
+@pytest.fixture
+def client(app: RelationsApp, admin_token: str) -> Iterator[TestClient]:
+    """An in-process HTTP client on the app, authenticated as admin of project `_`."""
+    with TestClient(app, raise_server_exceptions=False, headers=bearer(admin_token)) as c:
+        yield c
+
+
+@pytest.fixture
+def anon_client(app: RelationsApp) -> Iterator[TestClient]:
+    """An in-process HTTP client that sends no credentials."""
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
 
