@@ -81,6 +81,20 @@ class Registry:
             self._write_file(projects)
         return True
 
+    def add_many(self, infos: list[ProjectInfo]) -> set[str]:
+        """Register several projects in one write; returns the names that already existed."""
+        for info in infos:
+            if not valid_name(info.name):
+                raise ValueError(f"invalid project name {info.name!r}")
+        with self._locked():
+            projects = self._read_file()
+            existing = {i.name for i in infos if i.name in projects}
+            fresh = {i.name: i for i in infos if i.name not in existing}
+            if fresh:
+                projects.update(fresh)
+                self._write_file(projects)
+        return existing
+
     def _load(self) -> dict[str, ProjectInfo]:
         try:
             st = self.path.stat()

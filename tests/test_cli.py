@@ -1,0 +1,50 @@
+"""The `relations` command's project management."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from service.cli import cli
+from service.registry import Registry
+
+runner = CliRunner()
+
+
+def _run(data_dir: Path, *args: str) -> tuple[int, str]:
+    result = runner.invoke(cli, list(args), env={"RELATIONS_DATA_DIR": str(data_dir)})
+    return result.exit_code, result.output
+
+
+def test_project_create_and_list(tmp_path: Path) -> None:
+    code, out = _run(tmp_path, "project", "create", "demo", "--public", "read")
+    assert code == 0 and "created project demo" in out
+    code, out = _run(tmp_path, "project", "list")
+    assert code == 0
+    assert out.splitlines() == ["_\tsqlite\tpublic=none", "demo\tsqlite\tpublic=read"]
+
+
+def test_project_create_several_in_one_write(tmp_path: Path) -> None:
+    names = [f"p{i}" for i in range(50)]
+    code, _ = _run(tmp_path, "project", "create", *names)
+    assert code == 0
+    assert {p.name for p in Registry(tmp_path).all()} == {"_", *names}
+
+
+def test_project_create_refuses_duplicates_and_bad_names(tmp_path: Path) -> None:
+    assert _run(tmp_path, "project", "create", "a")[0] == 0
+    code, out = _run(tmp_path, "project", "create", "a", "b")
+    assert code == 1 and "project a already exists" in out
+    assert {p.name for p in Registry(tmp_path).all()} == {"_", "a", "b"}
+    for bad in ["..", "A", "x/y", "a" * 65, "-x", ""]:
+        assert _run(tmp_path, "project", "create", bad)[0] == 2, bad
+    assert not any(tmp_path.glob("*.db"))
+
+
+def test_project_with_database_url(tmp_path: Path) -> None:
+    url = "postgresql://postgres@127.0.0.1:5432/x"
+    assert _run(tmp_path, "project", "create", "pg", "--database-url", url)[0] == 0
+    info = Registry(tmp_path).get("pg")
+    assert info is not None and info.database_url == url
+    assert "pg\tpostgresql" in _run(tmp_path, "project", "list")[1]
