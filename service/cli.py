@@ -7,6 +7,7 @@ import sys
 
 import typer
 
+from service.cli_check import check
 from service.cli_tokens import ensure_first_admin, token_cli
 from service.registry import ProjectInfo, Registry, valid_name
 from service.settings import Settings
@@ -15,6 +16,7 @@ cli = typer.Typer(help="relations-api: a Directus 7 compatible Relations API ser
                   no_args_is_help=True, add_completion=False)
 project_cli = typer.Typer(help="Manage projects.", no_args_is_help=True)
 cli.add_typer(project_cli, name="project")
+cli.command("check")(check)
 cli.add_typer(token_cli, name="token")
 
 
@@ -38,6 +40,7 @@ def serve(
         access_log=False,
         log_level="info",
         proxy_headers=False,
+        http="service.httpproto:EnvelopeHttpToolsProtocol",
     )
 
 
