@@ -36,8 +36,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+## Load-test our server against a bare Starlette + sqlite3 baseline (loopback, a few minutes).
 bench: $(STAMP)
-	$(BIN)/python -m bench.run
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) \
+		|| echo "no wrk: using the Python load generator"
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 ## Generate the Python and TypeScript clients from openapi.yaml into clients/ (build output),
 ## then smoke-test both against a live `relations serve` on loopback. Generators are pinned:

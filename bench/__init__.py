@@ -1,0 +1,1 @@
+"""Benchmark harness (run.py), load generators (loadgen.py) and the baseline app."""

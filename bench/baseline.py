@@ -16,7 +16,7 @@ import re
 import sqlite3
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlencode
+from urllib.parse import urlencode
 
 import orjson
 from starlette.applications import Starlette
@@ -164,33 +164,28 @@ class Store:
 
 
 def _page_meta(request: Request, limit: int, offset: int, rows: int, count: int) -> dict[str, Any]:
-    """The Directus pagination block, as integers; ``limit`` is the raw one (0 if absent)."""
-    qp = request.query_params
-    size = limit if limit >= 1 else rows
-    pages = math.ceil(count / size) if count and size else 1
-    asked = max(_int(qp.get("page"), 1), 1)
-    explicit = offset if "offset" in qp else -1
-    page = pages if asked > pages else (explicit // size + 1 if explicit >= 0 and size else asked)
-    offset = explicit if explicit >= 0 else (page - 1) * size
+    """The pagination block as our server renders it: the limit applied, integers."""
+    size = limit if limit > 0 else rows
+    pages = max(1, math.ceil(count / size)) if size > 0 else 1
+    page = offset // size + 1 if size > 0 else 1
     base = str(request.url.replace(query=""))
+    items = request.query_params.multi_items()
 
-    def link(pg: int, off: int | None = None) -> str:
-        params = dict(qp.multi_items())
-        if off is not None:
-            params["offset"] = str(off)
-        params["page"] = str(pg)
-        return base + "?" + unquote(urlencode(list(params.items())))
+    def url(params: list[tuple[str, str]]) -> str:
+        return f"{base}?{urlencode(params, safe='[]*,-!<>=')}"
 
-    multi = pages > 1
-    prev_off = offset - size if offset >= size else size * (pages - 1)
-    last_off = (pages - 1) * size
+    def link(off: int, pg: int) -> str:
+        return url([(k, v) for k, v in items if k not in ("offset", "page")]
+                   + [("offset", str(off)), ("page", str(pg))])
+
+    multi = pages > 1 and size > 0
     return {"limit": size, "offset": offset, "page": page, "page_count": pages, "links": {
         "self": base,
-        "current": link(page),
-        "next": link(page + 1, offset + size) if multi and page < pages else None,
-        "previous": link(page - 1, prev_off) if multi and page > 1 else None,
-        "first": link(1, 0) if multi else None,
-        "last": link(pages, last_off) if multi and last_off > 0 else None,
+        "current": url([(k, v) for k, v in items if k != "page"] + [("page", str(page))]),
+        "next": link(offset + size, page + 1) if multi and offset + size < count else None,
+        "previous": link(max(0, offset - size), max(1, page - 1)) if multi and offset else None,
+        "first": link(0, 1) if multi else None,
+        "last": link((pages - 1) * size, pages) if multi else None,
     }}
 
 
@@ -243,7 +238,7 @@ def create_app(data_dir: Path) -> Starlette:
         if "filter_count" in keys:
             meta["filter_count"] = count
         if "page" in keys:
-            meta |= _page_meta(request, _int(qp.get("limit"), 0), offset, len(data), count)
+            meta |= _page_meta(request, limit, offset, len(data), count)
         return _json({"meta": meta, "data": data})
 
     async def _create(request: Request) -> Response:
@@ -271,7 +266,8 @@ def create_app(data_dir: Path) -> Starlette:
         conn = store.conn(request.path_params["project"])
         row = conn.execute(SELECT + " WHERE id = ?", (request.path_params["id"],)).fetchone()
         if row is None:
-            return _json({"error": {"code": 203, "message": "Item not found"}}, 404)
+            msg = f'Item with id "{request.path_params["id"]}" not found'
+            return _json({"error": {"code": 203, "message": msg}}, 404)
         body: dict[str, Any] = {"data": dict(zip(COLS, row, strict=True))}
         keys = _meta_keys(request.query_params.get("meta"))
         if keys:

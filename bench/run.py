@@ -166,20 +166,22 @@ class Harness:
     def token(self, project: str) -> str | None:
         return self.tokens.get(project) or self.args.token or None
 
-    def call(self, server: Server, method: str, path: str, body: Any = None,
-             token_project: str | None = None) -> httpx.Response:
-        project = token_project or path.split("/")[1]
-        tok = self.token(project)
+    def call(self, server: Server, method: str, path: str, body: Any = None) -> httpx.Response:
+        """One request with the token of the path's project."""
+        tok = self.token(path.split("/")[1])
         headers = {"Authorization": f"Bearer {tok}"} if tok else {}
         url = f"http://127.0.0.1:{server.port}{path}"
         return self.http.request(method, url, json=body, headers=headers)
 
-    def create_projects(self, names: list[str], data_dir: Path, budget: float) -> list[str]:
-        """Create projects with the CLI before the server starts; return the ones created."""
+    def create_projects(self, names: list[str], data_dir: Path, budget: float,
+                        cold: bool = False) -> list[str]:
+        """Create projects with the CLI before the server starts (and a token for each unless
+        ``cold``: cold projects get ``--cold-create-args`` instead); return the ones created."""
         if not self.args.create_cmd:
             return names
         env = {**os.environ, "RELATIONS_DATA_DIR": str(data_dir)}
         base = shlex.split(self.args.create_cmd)
+        base += shlex.split(self.args.cold_create_args) if cold else []
         if shutil.which("taskset"):  # the servers are not running yet: use every CPU
             base = ["taskset", "-c", ",".join(map(str, self.all_cpus)), *base]
         end = time.monotonic() + budget
@@ -209,7 +211,7 @@ class Harness:
             done = [n for n, k in zip(names, ok, strict=True) if k]
         for failure in failures[:3]:
             print(f"  project create failed: {failure}")
-        for name in done if self.args.token_cmd else []:
+        for name in done if self.args.token_cmd and not cold else []:
             cmd = shlex.split(self.args.token_cmd.format(project=name))
             out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60,
                                  check=True)
@@ -312,7 +314,11 @@ def throughput(h: Harness, ours_cmd: list[str], base_cmd: list[str]) -> list[dic
             diff = compare(h, ours, base, req)
             if diff:
                 print(f"  {name}: answers differ: {diff}")
-            res = {s.name: measure(h, s, name, req) for s in (ours, base)}
+            runs: dict[str, list[Result]] = {ours.name: [], base.name: []}
+            for _ in range(a.rounds):  # alternate the servers; keep the median round of each
+                for server in (ours, base):
+                    runs[server.name].append(measure(h, server, name, req))
+            res = {k: sorted(v, key=lambda r: r.rps)[len(v) // 2] for k, v in runs.items()}
         except Exception as exc:  # keep going: one broken scenario must not hide the others
             print(f"  {name}: failed: {exc!r}")
             rows.append(row | {"error": repr(exc)})
@@ -326,7 +332,7 @@ def throughput(h: Harness, ours_cmd: list[str], base_cmd: list[str]) -> list[dic
             "p99_ratio": round(o.p99_ms / b.p99_ms, 2) if b.p99_ms else None,
             "ours_errors": o.errors, "baseline_errors": b.errors, "same_json": diff is None,
             "tool": o.tool, "connections": 1 if name.startswith("batch_") else a.connections,
-            "seconds": round(o.seconds, 2), "target_ratio": TARGETS[name],
+            "seconds": round(o.seconds, 2), "rounds": a.rounds, "target_ratio": TARGETS[name],
         }
         row["meets_target"] = bool(row["ratio"] and row["ratio"] >= TARGETS[name]
                                    and row["p99_ratio"] is not None
@@ -364,10 +370,9 @@ def _timed_get(h: Harness, server: Server, path: str) -> tuple[float, int]:
     return (time.perf_counter() - t0) * 1e3, r.status_code
 
 
-def scale(h: Harness, ours_cmd: list[str], deadline: float) -> list[dict[str, Any]]:
+def scale(h: Harness, ours_cmd: list[str], deadline: float, out: list[dict[str, Any]]) -> None:
     """100,000 rows, a 10,000-row batch, and cold first requests to many projects (ours only)."""
     a = h.args
-    out: list[dict[str, Any]] = []
 
     def add(check: str, value: Any, unit: str, target: str = "", ok: bool | None = None,
             **extra: Any) -> None:
@@ -380,7 +385,8 @@ def scale(h: Harness, ours_cmd: list[str], deadline: float) -> list[dict[str, An
     cold = [f"cold{i:04d}" for i in range(a.projects)]
     t0 = time.monotonic()
     h.create_projects(["bdefault", "b100k"], data_dir, 60)
-    made = h.create_projects(cold, data_dir, max(10.0, min(150.0, deadline - time.monotonic())))
+    made = h.create_projects(cold, data_dir, max(10.0, min(150.0, deadline - time.monotonic())),
+                             cold=True)
     add("create_projects", len(made), "projects", f"of {len(cold)}",
         seconds=round(time.monotonic() - t0, 1))
     ours = h.start("ours-scale", ours_cmd, data_dir, dict(a.ours_env))
@@ -406,7 +412,7 @@ def scale(h: Harness, ours_cmd: list[str], deadline: float) -> list[dict[str, An
         add("batch_create_10000", round(times[0], 2), "s", "one request", True,
             median_s=round(sorted(times)[len(times) // 2], 2), max_s=round(max(times), 2),
             batches=len(times))
-    n = h.call(ours, "GET", "/b100k/relations?limit=0&meta=total_count").json()["meta"]
+    n = h.call(ours, "GET", "/b100k/relations?limit=0&meta=total_count").json().get("meta", {})
     req14 = Request("GET", "/bdefault/relations", token=h.token("bdefault"))
     req100k = Request("GET", "/b100k/relations" + FILTERED, token=h.token("b100k"))
     t14 = loadgen.run(ours.port, req14, 2, 1, a.loadgen)
@@ -430,7 +436,6 @@ def scale(h: Harness, ours_cmd: list[str], deadline: float) -> list[dict[str, An
             statuses=dict(status))
     add("rss_after_projects", round(ours.rss_mb(), 1), "MiB", f"after {len(lat)} projects")
     h.stop_all()
-    return out
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -442,6 +447,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--duration", type=float, default=5, help="seconds per measured run")
     ap.add_argument("--warmup", type=float, default=2, help="seconds of warm-up per run")
     ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--rounds", type=int, default=1, help="alternating rounds; median is kept")
     ap.add_argument("--scenarios", default=",".join(SCENARIOS),
                     help=f"comma list of {', '.join(SCENARIOS)}")
     ap.add_argument("--skip-scale", action="store_true")
@@ -452,13 +458,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
     ap.add_argument("--token", default=os.environ.get("RELATIONS_BENCH_TOKEN"),
                     help="bearer token for every request (env RELATIONS_BENCH_TOKEN)")
-    ap.add_argument("--token-cmd", help="command printing a token for {project}, run per project")
+    ap.add_argument("--token-cmd", default=f"{rel_cmd} token create --project {{project}} "
+                    "--role admin --label bench", help="prints a token for {project} on its "
+                    "last line; run once per project ('' to skip; --token skips it too)")
     ap.add_argument("--ours-cmd", default=f"{rel_cmd} serve --host 127.0.0.1 --port {{port}} "
                     "--workers 1", help="our server; {port} and {data_dir} are filled in")
     ap.add_argument("--ours-env", action="append", default=[], metavar="KEY=VALUE",
                     help="extra env for our server, e.g. RELATIONS_VALIDATE_RESPONSES=false")
     ap.add_argument("--create-cmd", default=f"{rel_cmd} project create",
                     help="project creation command, names appended ('' to skip)")
+    ap.add_argument("--cold-create-args", default="--public read",
+                    help="added to --create-cmd for the cold projects (they get no token)")
     ap.add_argument("--baseline-cmd", default=base)
     ap.add_argument("--self-test", action="store_true",
                     help="run the baseline in place of our server (no project CLI)")
@@ -466,7 +476,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--keep", action="store_true", help="keep the temporary data and logs")
     args = ap.parse_args(argv)
     if args.self_test:
-        args.ours_cmd, args.create_cmd = base, ""
+        args.ours_cmd, args.create_cmd, args.token_cmd = base, "", ""
+    if args.token:
+        args.token_cmd = ""
     args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     unknown = [s for s in args.scenarios if s not in SCENARIOS]
     if unknown:
@@ -492,6 +504,9 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="relations-bench-"))
     h = Harness(args, work)
     ours_cmd, base_cmd = shlex.split(args.ours_cmd), shlex.split(args.baseline_cmd)
+    if not shutil.which(ours_cmd[0]):
+        print(f"our server's command is missing: {ours_cmd[0]} (try --self-test)", file=sys.stderr)
+        return 2
     tool = "wrk" if args.loadgen == "wrk" or (args.loadgen == "auto" and loadgen.have_wrk()) \
         else "python asyncio client"
     print(f"load: {tool}, {args.connections} connections, {args.warmup:g}s warm-up + "
@@ -505,9 +520,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {RESULTS / 'latest.json'}")
         if not args.skip_scale:
             print("scale checks (our server only):")
-            checks = scale(h, ours_cmd, deadline)
+            checks: list[dict[str, Any]] = []
+            try:
+                scale(h, ours_cmd, deadline, checks)
+            except Exception as exc:  # keep the checks that ran
+                print(f"  scale checks stopped: {exc!r}")
+                checks.append({"check": "error", "value": repr(exc), "ok": False})
             (RESULTS / "latest-scale.json").write_text(json.dumps(checks, indent=2) + "\n")
             print(f"wrote {RESULTS / 'latest-scale.json'}")
+    except BaseException:
+        for server in h.servers:
+            print(f"--- last lines of {server.log} ---\n{server.tail()}", file=sys.stderr)
+        raise
     finally:
         signal.alarm(0)
         h.stop_all()
