@@ -50,10 +50,7 @@ export interface RelationsClientOptions extends Omit<ClientOptions, "querySerial
 /** A typed client for one deployment: `client.GET("/{project}/relations", {params: ...})`. */
 export function createRelationsClient(options: RelationsClientOptions): Client<paths> {
   const { token, headers, ...rest } = options;
-  const auth: Record<string, string> = token ? { Authorization: `Bearer ${token}` } : {};
-  return createClient<paths>({
-    ...rest,
-    headers: { ...auth, ...(headers as Record<string, string> | undefined) },
-    querySerializer: relationsQuerySerializer,
-  });
+  const merged = new Headers(headers as HeadersInit | undefined);
+  if (token && !merged.has("Authorization")) merged.set("Authorization", `Bearer ${token}`);
+  return createClient<paths>({ ...rest, headers: merged, querySerializer: relationsQuerySerializer });
 }
