@@ -36,7 +36,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.auth import AuthMiddleware
 from service.errors import ApiError, Code
-from service.hardening import HardeningMiddleware
+from service.hardening import HardeningMiddleware, SizedBodyMiddleware
 from service.projects import Projects
 from service.settings import Settings
 from service.validation import DirectusURIParser, JsonBodyValidator, ParameterValidator
@@ -177,6 +177,10 @@ class RelationsApp:
             projects=self.projects,
             operation_of=_operation_of,
             open_operations=open_operations(self.spec),
+        )
+        # then chunked bodies get their length (only for callers who passed auth)
+        connexion_app.add_middleware(
+            SizedBodyMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION
         )
         validator_map = {
             "parameter": ParameterValidator,

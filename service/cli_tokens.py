@@ -7,6 +7,9 @@ A token is printed once, by ``create``, as the last line of its output (scripts 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import typer
 
 from service import tokens
@@ -21,14 +24,17 @@ token_cli = typer.Typer(help="Manage API tokens (admin or read, per project).",
 PROJECT_OPTION = typer.Option(DEFAULT_PROJECT, "--project", "-p", help="Project key.")
 
 
-def _open(name: str) -> tuple[Projects, Project]:
+@contextlib.contextmanager
+def _open(name: str) -> Iterator[Project]:
+    """The project `name`, opened for one command; an API error ends it with status 1."""
     projects = Projects(Settings())
     try:
-        return projects, projects.get(name)
+        yield projects.get(name)
     except ApiError as err:
-        projects.dispose()
         typer.echo(f"{err.message} ({name[:64]!r})", err=True)
         raise typer.Exit(1) from None
+    finally:
+        projects.dispose()
 
 
 @token_cli.command("create")
@@ -44,11 +50,8 @@ def token_create(
     if label is not None and len(label) > 200:
         typer.echo("--label is at most 200 characters", err=True)
         raise typer.Exit(2)
-    projects, proj = _open(project)
-    try:
+    with _open(project) as proj:
         info, token = tokens.create(proj, role, label)
-    finally:
-        projects.dispose()
     typer.echo(f"created {role} token {info.id} of project {project} "
                f"(hash {info.hash_prefix}); it is shown only now:")
     typer.echo(token)
@@ -57,11 +60,8 @@ def token_create(
 @token_cli.command("list")
 def token_list(project: str = PROJECT_OPTION) -> None:
     """List the tokens of a project (never the tokens themselves)."""
-    projects, proj = _open(project)
-    try:
+    with _open(project) as proj:
         rows = tokens.listing(proj)
-    finally:
-        projects.dispose()
     typer.echo("id\trole\tstatus\tcreated\thash\tlabel")
     for t in rows:
         status = "active" if t.active else f"revoked {t.revoked_at:%Y-%m-%dT%H:%M:%S}"
@@ -76,8 +76,7 @@ def token_revoke(
     project: str = PROJECT_OPTION,
 ) -> None:
     """Revoke a token: it is refused from the next request on, by every server process."""
-    projects, proj = _open(project)
-    try:
+    with _open(project) as proj:
         found = tokens.find(proj, key)
         if len(found) > 1:
             typer.echo(f"{key!r} matches {len(found)} tokens; give more digits or the id",
@@ -87,8 +86,6 @@ def token_revoke(
             typer.echo(f"no token {key[:64]!r} in project {project}", err=True)
             raise typer.Exit(1)
         revoked = tokens.revoke(proj, found[0].id)
-    finally:
-        projects.dispose()
     state = "revoked" if revoked else "was already revoked:"
     typer.echo(f"{state} token {found[0].id} ({found[0].role}) of project {project}")
 

@@ -48,6 +48,44 @@ def _chunked(scope: Scope) -> bool:
     return b"transfer-encoding" in names and b"content-length" not in names
 
 
+class SizedBodyMiddleware:
+    """Give a body sent without Content-Length (chunked) its length, for Connexion.
+
+    Connexion takes a request without Content-Length for one without a body (400/13). This
+    reads such a body (still capped by :class:`HardeningMiddleware`: 413/901 beyond the
+    maximum) and passes it on with its length. The app places it after authentication, so
+    the body of a caller without a valid token is never read.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _chunked(scope):
+            scope, receive = await _buffered(scope, receive)
+        await self.app(scope, receive, send)
+
+
+async def _buffered(scope: Scope, receive: Receive) -> tuple[Scope, Receive]:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    headers = [(k, v) for k, v in scope.get("headers", []) if k != b"transfer-encoding"]
+    headers.append((b"content-length", str(len(body)).encode()))
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return {**scope, "headers": headers}, replay
+
+
 def utf8_query(query: bytes) -> bool:
     """Whether the query string is UTF-8 once percent-decoded (Starlette would silently
     turn bad bytes into U+FFFD and match on that)."""
@@ -98,8 +136,6 @@ class HardeningMiddleware:
         try:
             scope = self._check(scope, project)
             receive = self._capped(receive)
-            if _chunked(scope):
-                scope, receive = await self._buffered(scope, receive)
             await self.app(scope, receive, send_wrapper)
         except ApiError as err:
             await self._send_error(send_wrapper, err)
@@ -165,28 +201,6 @@ class HardeningMiddleware:
             (k, b"application/json") if k == b"content-type" else (k, v) for k, v in headers
         ]
         return {**scope, "headers": new_headers}
-
-    @staticmethod
-    async def _buffered(scope: Scope, receive: Receive) -> tuple[Scope, Receive]:
-        """Read a body sent without Content-Length (chunked), within the cap, and pass it on
-        with its length: Connexion takes a body without Content-Length for no body."""
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()  # capped: 413 beyond the maximum
-            if message["type"] != "http.request":
-                break
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        headers = [(k, v) for k, v in scope.get("headers", []) if k != b"transfer-encoding"]
-        headers.append((b"content-length", str(len(body)).encode()))
-        pending = [{"type": "http.request", "body": body, "more_body": False}]
-
-        async def replay() -> Message:
-            return pending.pop() if pending else await receive()
-
-        return {**scope, "headers": headers}, replay
 
     def _capped(self, receive: Receive) -> Receive:
         seen = 0

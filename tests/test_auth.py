@@ -311,6 +311,12 @@ def test_cli_revoke_by_token_and_errors(app: RelationsApp, anon_client: TestClie
     assert cli_env.invoke(cli, ["token", "create", "--role", "root"]).exit_code == 2
     bad = cli_env.invoke(cli, ["token", "create", "--project", "nope", "--role", "read"])
     assert bad.exit_code == 1 and "Unknown project" in bad.output
+    # a database that does not answer: a one-line error, no traceback, no token printed
+    Registry(app.settings.data_dir).add(ProjectInfo("down", "postgresql://nobody@127.0.0.1:1/x"))
+    for args in (["create", "--role", "read"], ["list"], ["revoke", "1"]):
+        down = cli_env.invoke(cli, ["token", *args, "--project", "down"])
+        assert down.exit_code == 1 and "Storage" in down.output, down.output
+        assert "Traceback" not in down.output and "rel_" not in down.output
 
 
 def test_first_start_prints_one_admin_token(app: RelationsApp, anon_client: TestClient,

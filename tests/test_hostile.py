@@ -405,3 +405,45 @@ def test_statement_time_limit(backend: str, tmp_path: Path,
             assert r.json() == {"data": [{"id": 1}, {"id": 2}]}
     finally:
         app.projects.dispose()
+
+
+def test_chunked_bodies(hostile_app: tuple[RelationsApp, str]) -> None:
+    """A JSON body streamed without Content-Length is accepted within the cap, and the body
+    of a caller without a valid token is never read."""
+    app, token = hostile_app
+    body = b'[{"collection_many": "chunked", "field_many": "b"}]'
+
+    async def post(headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes, int]:
+        parts = [body[:10], body[10:30], body[30:]]
+        messages = [{"type": "http.request", "body": p, "more_body": i < 2}
+                    for i, p in enumerate(parts)]
+        read = 0
+        out: dict[str, Any] = {"body": b""}
+
+        async def receive() -> dict[str, Any]:
+            nonlocal read
+            read += 1
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                out["status"] = message["status"]
+            else:
+                out["body"] += message.get("body", b"")
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                 "method": "POST", "scheme": "http", "path": "/_/relations",
+                 "raw_path": b"/_/relations", "query_string": b"", "root_path": "",
+                 "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+                 "headers": [(b"host", b"127.0.0.1"), (b"content-type", JSON),
+                             (b"transfer-encoding", b"chunked"), *headers]}
+        await app(scope, receive, send)
+        return out["status"], out["body"], read
+
+    before = _rows(app)
+    status, answer, read = anyio.run(post, [])
+    assert (status, json.loads(answer)["error"]["code"], read) == (401, 108, 0)
+    status, answer, read = anyio.run(post, [(b"authorization", b"Bearer " + token.encode())])
+    assert status == 200, answer
+    assert json.loads(answer)["data"][0]["collection_many"] == "chunked"
+    assert len(_rows(app)) == len(before) + 1
