@@ -447,3 +447,19 @@ def test_chunked_bodies(hostile_app: tuple[RelationsApp, str]) -> None:
     assert status == 200, answer
     assert json.loads(answer)["data"][0]["collection_many"] == "chunked"
     assert len(_rows(app)) == len(before) + 1
+
+
+@pytest.mark.parametrize("media_type", [b"APPLICATION/JSON", b"Application/Json; Charset=UTF-8",
+                                        b"application/json;charset=\"utf-8\""])
+def test_media_type_case_is_ignored(hostile_app: tuple[RelationsApp, str],
+                                    media_type: bytes) -> None:
+    """`APPLICATION/JSON` is JSON: accepted when valid, validated like JSON when not."""
+    app, token = hostile_app
+    ok = Case("upper", "POST", b"/_/relations", 200, None, body=NEW, content_type=media_type)
+    answer = anyio.run(_asgi, app, ok, token)
+    assert answer.status == 200, answer.body
+    assert json.loads(answer.body)["data"]["collection_many"] == "a"
+    bad = Case("upper-bad", "PATCH", b"/_/relations/1", 422, 12,
+               body=b'{"nope": 1}', content_type=media_type)
+    before = _rows(app)
+    check(bad, anyio.run(_asgi, app, bad, token), before, _rows(app))
