@@ -8,12 +8,13 @@ from handlers.relations import (
     update_relations,
     update_relations_batch,
 )
-from handlers.server import ping
+from handlers.server import health, ping
 
 __all__ = [
     "create_relations",
     "delete_relations",
     "get_relations",
+    "health",
     "list_relations",
     "ping",
     "update_relations",

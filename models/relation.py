@@ -1,6 +1,6 @@
 """The `directus_relations` table: what data is linked to what other data."""
 
-from sqlalchemy import BigInteger, Column, Integer, String
+from sqlalchemy import BigInteger, Column, Index, Integer, String
 from sqlmodel import Field, SQLModel
 
 # PostgreSQL compares and sorts with the "C" collation so that text order is code-point
@@ -17,8 +17,14 @@ class Relation(SQLModel, table=True):
     """One relation row; column lengths follow Directus 7 (64/45/64/64/64)."""
 
     __tablename__ = "directus_relations"
+    # The schema is made by migrations/ (tests/test_migrations.py checks they agree).
+    # Indexes serve filtered lists by either side of a relation (migration 0002).
     # AUTOINCREMENT: a deleted id is never handed out again (as with MySQL AUTO_INCREMENT).
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = (
+        Index("ix_directus_relations_collection_many", "collection_many", "field_many"),
+        Index("ix_directus_relations_collection_one", "collection_one", "field_one"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: int | None = Field(
         default=None, sa_column=Column("id", _ID_TYPE, primary_key=True, autoincrement=True)

@@ -8,6 +8,7 @@ import sys
 import typer
 
 from service.cli_check import check
+from service.cli_migrate import migrate_command
 from service.cli_tokens import ensure_first_admin, token_cli
 from service.registry import ProjectInfo, Registry, valid_name
 from service.settings import Settings
@@ -18,6 +19,7 @@ project_cli = typer.Typer(help="Manage projects.", no_args_is_help=True)
 cli.add_typer(project_cli, name="project")
 cli.command("check")(check)
 cli.add_typer(token_cli, name="token")
+cli.command("migrate")(migrate_command)
 
 
 @cli.command()

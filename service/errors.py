@@ -41,6 +41,11 @@ class Code(Enum):
     STORAGE_FULL = (905, 507, "Storage full")
     STATEMENT_TIMEOUT = (906, 503, "Statement timed out")
     QUERY_STRING_TOO_LONG = (907, 414, "Query string too long")
+    SCHEMA_TOO_NEW = (
+        908, 503, "The project's database schema is newer than this server; upgrade the server"
+    )
+    STORAGE_READ_ONLY = (909, 503, "Storage is read-only; reads still work, retry writes later")
+    STORAGE_BUSY = (910, 503, "Storage busy, retry later")
 
     def __init__(self, code: int, status: int, message: str) -> None:
         self.code = code

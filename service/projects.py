@@ -1,13 +1,17 @@
 """Projects -> database engines: created lazily, reused, bounded by an LRU cache.
 
 Every project has its own database: an SQLite file under ``RELATIONS_DATA_DIR`` or the
-database URL it was registered with (PostgreSQL through psycopg 3). Engines are created
-under a lock (one per process) and the schema is created with ``IF NOT EXISTS`` statements,
-so several threads and several worker processes may open a new project at once.
+database URL it was registered with (PostgreSQL through psycopg 3). A project is opened
+once per process, under a lock of its own (opening a slow database never holds up the
+others): its engine is created and its schema brought to the code's revision by
+``service.migrate``, which is safe when several threads and worker processes open a project
+at once. A failed open is not cached: the next request tries again, so an outage heals by
+itself.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -19,11 +23,14 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
+from service import migrate
+from service.dberrors import STORAGE_ERRORS, storage_error
 from service.deadline import install_sqlite_deadline
 from service.errors import ApiError, Code
 from service.registry import DEFAULT_PROJECT, ProjectInfo, Registry, valid_name
-from service.schema import ensure_schema
 from service.settings import Settings
+
+log = logging.getLogger("relations.projects")
 
 
 @dataclass(frozen=True)
@@ -46,25 +53,36 @@ class Projects:
         self.settings = settings
         self.registry = Registry(settings.data_dir)
         self._engines: OrderedDict[str, Project] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _engines and _opening
+        self._opening: dict[str, threading.Lock] = {}
 
     def get(self, name: str) -> Project:
-        """The open project `name`; 404/24 when it is not registered."""
+        """The open project `name`; 404/24 when it is not registered, 503 when it cannot
+        be opened (storage down: 904/910; schema newer than the code: 908)."""
         project = self._engines.get(name)
         if project is not None:
+            with self._lock:
+                if name in self._engines:
+                    self._engines.move_to_end(name)
             return project
         info = self.registry.get(name) if valid_name(name) else None
         if info is None:
             raise ApiError(Code.UNKNOWN_PROJECT, f"Unknown project: {name[:64]}")
         with self._lock:
+            opening = self._opening.setdefault(name, threading.Lock())
+        with opening:
             project = self._engines.get(name)
             if project is None:
                 project = Project(info, self._open(info))
-                self._engines[name] = project
-                self._evict()
-            else:
-                self._engines.move_to_end(name)
+                with self._lock:
+                    self._engines[name] = project
+                    self._evict()
         return project
+
+    def open_projects(self) -> list[Project]:
+        """The projects open in this process (a snapshot)."""
+        with self._lock:
+            return list(self._engines.values())
 
     def exists(self, name: str) -> bool:
         """Whether `name` is a registered project (cheap: no engine is opened)."""
@@ -85,16 +103,32 @@ class Projects:
             old.engine.dispose()
 
     def _open(self, info: ProjectInfo) -> Engine:
+        """A new engine on a database at the code's schema revision (migrated if behind)."""
+        engine = self.engine_for(info)
         try:
-            engine = (
-                self._postgres_engine(info.database_url)
-                if info.database_url
-                else self._sqlite_engine(info)
-            )
-            ensure_schema(engine)
-        except OperationalError as exc:
-            raise ApiError(Code.STORAGE_UNAVAILABLE) from exc
+            outcome = migrate.upgrade(engine)
+        except migrate.SchemaTooNew as exc:
+            engine.dispose()
+            log.error("project %s: %s", info.name, exc)
+            raise ApiError(Code.SCHEMA_TOO_NEW) from exc
+        except STORAGE_ERRORS as exc:
+            engine.dispose()
+            log.warning("project %s: cannot open: %s", info.name, type(exc).__name__)
+            raise storage_error(exc) from exc
+        if outcome.changed:
+            log.info("project %s: schema %s -> %s", info.name, outcome.before or "empty",
+                     outcome.after)
         return engine
+
+    def engine_for(self, info: ProjectInfo) -> Engine:
+        """A configured engine for the project's database (no schema work; cheap)."""
+        try:
+            if info.database_url:
+                return self._postgres_engine(info.database_url)
+            return self._sqlite_engine(info)
+        except STORAGE_ERRORS as exc:
+            log.warning("project %s: cannot open: %s", info.name, type(exc).__name__)
+            raise storage_error(exc) from exc
 
     def _sqlite_engine(self, info: ProjectInfo) -> Engine:
         s = self.settings
@@ -109,7 +143,11 @@ class Projects:
         )
         install_sqlite_hooks(engine, s)
         install_sqlite_deadline(engine, s.statement_timeout_ms)
-        _enable_wal(engine)
+        try:
+            _enable_wal(engine)
+        except BaseException:
+            engine.dispose()
+            raise
         return engine
 
     def _postgres_engine(self, url: str) -> Engine:
@@ -123,7 +161,7 @@ class Projects:
             pool_timeout=s.pool_timeout_s,
             pool_pre_ping=True,
             connect_args={
-                "connect_timeout": 5,
+                "connect_timeout": s.connect_timeout_s,
                 "options": f"-c statement_timeout={s.statement_timeout_ms}",
             },
         )
@@ -148,7 +186,10 @@ def install_sqlite_hooks(engine: Engine, settings: Settings) -> None:
 
 
 def _enable_wal(engine: Engine, attempts: int = 20) -> None:
-    """Switch the file to WAL once; another process may hold the lock, so retry briefly."""
+    """Switch the file to WAL once; another process may hold the lock, so retry briefly.
+
+    A read-only file that is not in WAL mode yet stays as it is: reads keep working.
+    """
     for attempt in range(attempts):
         try:
             raw = engine.raw_connection()
@@ -161,7 +202,11 @@ def _enable_wal(engine: Engine, attempts: int = 20) -> None:
             finally:
                 raw.close()
             return
-        except (OperationalError, sqlite3.OperationalError):
+        except (OperationalError, sqlite3.OperationalError) as exc:
+            orig = getattr(exc, "orig", exc)
+            if getattr(orig, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_READONLY:
+                log.warning("database is read-only; journal mode left unchanged")
+                return
             if attempt == attempts - 1:
                 raise
             time.sleep(0.05 * (attempt + 1))

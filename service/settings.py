@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     pool_timeout_s: float = Field(
         2.0, gt=0, description="Wait for a pooled connection before answering 503."
     )
+    connect_timeout_s: int = Field(
+        3, ge=2, description="Wait for a new PostgreSQL connection before answering 503."
+    )
+    health_timeout_s: float = Field(
+        2.0, gt=0, description="Time limit of the readiness checks of `GET /server/health`."
+    )
     validate_responses: bool = Field(
         False, description="Validate every response against openapi.yaml (tests turn it on)."
     )

@@ -13,25 +13,17 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, text, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, TimeoutError
+from sqlalchemy.exc import IntegrityError
 
 from query import compile as qc
 from query.ast import Query
 from query.shape import Counts
+from service.dberrors import STORAGE_ERRORS, storage_error
 from service.errors import ApiError, Code, item_not_found
 from service.projects import Project
 
 log = logging.getLogger("relations.store")
 TABLE = qc.TABLE
-
-
-def _storage_error(exc: Exception) -> ApiError:
-    text_ = str(getattr(exc, "orig", exc)).lower()
-    if "full" in text_ or ("disk i/o" in text_ and "full" in text_):
-        return ApiError(Code.STORAGE_FULL)
-    if "statement timeout" in text_ or "canceling statement" in text_ or "interrupted" in text_:
-        return ApiError(Code.STATEMENT_TIMEOUT)
-    return ApiError(Code.STORAGE_UNAVAILABLE)
 
 
 def _integrity_error(exc: IntegrityError) -> ApiError:
@@ -43,16 +35,20 @@ def _integrity_error(exc: IntegrityError) -> ApiError:
 
 @contextlib.contextmanager
 def _guard() -> Iterator[None]:
-    """Map database failures to 503/507 envelopes (never SQL text in a body)."""
+    """Map database failures to 503/507 envelopes (``service.dberrors``; never SQL text in
+    a body). The transaction is rolled back first, so nothing partial is left behind."""
     try:
         yield
     except ApiError:
         raise
     except IntegrityError as exc:
         raise _integrity_error(exc) from exc
-    except (OperationalError, TimeoutError, DBAPIError) as exc:
-        log.warning("storage error: %s", type(exc).__name__, exc_info=exc)
-        raise _storage_error(exc) from exc
+    except STORAGE_ERRORS as exc:
+        err = storage_error(exc)
+        orig = getattr(exc, "orig", None) or exc
+        first_line = (str(orig).splitlines() or [""])[0][:200]
+        log.warning("storage error %s (%s): %s", err.kind.code, type(orig).__name__, first_line)
+        raise err from exc
 
 
 @contextlib.contextmanager
