@@ -66,6 +66,8 @@ def _list_meta(query: Query, result_count: int, counts: Counts) -> dict[str, Any
     if not query.meta:
         return {}
     self_url, items = current_url()
+    # Never echo a credential into links that clients store, log or share.
+    items = [(k, v) for k, v in items if k != "access_token"]
     return list_meta(query, result_count, counts, self_url, items)
 
 

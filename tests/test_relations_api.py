@@ -208,3 +208,11 @@ def test_ping(client: TestClient) -> None:
 def test_docs_and_spec_are_served(client: TestClient) -> None:
     assert client.get("/openapi.json").json()["openapi"] == "3.0.3"
     assert client.get("/docs/").status_code == 200
+
+
+def test_page_links_never_carry_the_token(seeded: TestClient, admin_token: str) -> None:
+    seeded.headers.pop("Authorization")
+    r = seeded.get(f"/_/relations?limit=2&meta=page&access_token={admin_token}")
+    assert r.status_code == 200
+    assert admin_token not in r.text
+    assert r.json()["meta"]["links"]["next"].endswith("limit=2&meta=page&offset=2&page=2")
