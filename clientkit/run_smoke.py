@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
             results = run_smokes(live.base_url, live.token, live.project)
     summary = ", ".join(f"{name} {'passed' if ok else 'FAILED'}" for name, ok in results.items())
     print(f"client smoke tests: {summary}")
+    passed = sum(results.values())
+    print(f"clients: {passed} passed, {len(results) - passed} failed")
     return 0 if all(results.values()) else 1
 
 
