@@ -10,6 +10,7 @@ of the ``{"error": {"code", "message"}}`` envelope.
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import re
 from pathlib import Path
@@ -46,9 +47,16 @@ SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
+@functools.lru_cache(maxsize=4)
+def _parsed_spec(path: Path) -> dict[str, Any]:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml is ~10x faster
+    spec: dict[str, Any] = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+    return spec
+
+
 def load_spec(path: Path = SPEC_PATH) -> dict[str, Any]:
-    """The spec as a dict, with path-level parameters copied into every operation."""
-    spec: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    """The spec as a fresh dict, with path-level parameters copied into every operation."""
+    spec = copy.deepcopy(_parsed_spec(path))
     for item in spec["paths"].values():
         shared = item.pop("parameters", [])
         for method in HTTP_METHODS:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Annotated
 
 import typer
 
@@ -48,7 +49,7 @@ def serve(
 
 @project_cli.command("create")
 def project_create(
-    name: str = typer.Argument(..., help="Project key: [a-z0-9_][a-z0-9_-]{0,63}."),
+    names: Annotated[list[str], typer.Argument(help="Project keys: [a-z0-9_][a-z0-9_-]{0,63}.")],
     database_url: str | None = typer.Option(
         None, "--database-url", help="PostgreSQL URL (default: an SQLite file in the data dir)."
     ),
@@ -56,18 +57,27 @@ def project_create(
         None, "--public", help="Role of anonymous callers: 'read' (default: none)."
     ),
 ) -> None:
-    """Register a project."""
-    if not valid_name(name):
-        typer.echo(f"invalid project name: {name!r}", err=True)
+    """Register one project, or several at once (one registry write)."""
+    bad = [n for n in names if not valid_name(n)]
+    if bad:
+        typer.echo(f"invalid project name: {bad[0]!r}", err=True)
         raise typer.Exit(2)
     if public not in (None, "read"):
         typer.echo("--public takes 'read'", err=True)
         raise typer.Exit(2)
+    if database_url and len(names) > 1:
+        typer.echo("--database-url names one database: give one project", err=True)
+        raise typer.Exit(2)
     registry = Registry(Settings().data_dir)
-    if not registry.add(ProjectInfo(name, database_url, public)):  # type: ignore[arg-type]
-        typer.echo(f"project {name} already exists", err=True)
+    infos = [ProjectInfo(n, database_url, public) for n in names]  # type: ignore[arg-type]
+    existing = registry.add_many(infos)
+    for name in names:
+        if name in existing:
+            typer.echo(f"project {name} already exists", err=True)
+        else:
+            typer.echo(f"created project {name}")
+    if existing:
         raise typer.Exit(1)
-    typer.echo(f"created project {name}")
 
 
 @project_cli.command("list")
