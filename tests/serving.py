@@ -26,6 +26,7 @@ from service.projects import Projects
 from service.settings import Settings
 
 PG_ENV = "RELATIONS_TEST_POSTGRES_URL"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def sa_url(url: str) -> str:
@@ -96,7 +97,10 @@ class Server:
                  log_path: Path | None = None) -> None:
         self.data_dir = data_dir
         self.workers = workers
-        self.env = {**os.environ, "RELATIONS_DATA_DIR": str(data_dir), **(env or {})}
+        # the code under test is this checkout, whatever the environment has installed
+        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+        self.env = {**os.environ, "PYTHONPATH": path, "RELATIONS_DATA_DIR": str(data_dir),
+                    **(env or {})}
         self.log_path = log_path or data_dir.parent / "server.log"
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None

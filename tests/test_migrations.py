@@ -28,7 +28,7 @@ from service.cli import cli
 from service.projects import Projects
 from service.registry import ProjectInfo, Registry
 from service.settings import Settings
-from tests.serving import PG_ENV, admin_token, sa_url, scratch_pg_database
+from tests.serving import PG_ENV, ROOT, admin_token, sa_url, scratch_pg_database
 
 #: The table exactly as the first release's ``CREATE TABLE IF NOT EXISTS`` made it.
 OLD_SCHEMA = {
@@ -297,7 +297,8 @@ def test_processes_opening_new_projects_at_once_all_succeed(
                 registry.add(ProjectInfo(name))
         procs = [
             subprocess.Popen([sys.executable, "-c", RACE, str(data), ",".join(names)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
             for _ in range(4)
         ]
         for proc in procs:
