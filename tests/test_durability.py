@@ -22,12 +22,7 @@ from starlette.testclient import TestClient
 from service.app import RelationsApp
 from service.settings import Settings
 from tests.serving import Server, admin_token
-from tests.workload import COLS, Ledger, Writers
-
-
-def figures(name: str, **values: Any) -> None:
-    """One line of measured figures for the closing note."""
-    print(f"\nFIGURES {name}: " + ", ".join(f"{k}={v}" for k, v in values.items()))
+from tests.workload import COLS, Ledger, Writers, figures
 
 
 def sqlite_rows(path: Path) -> tuple[list[dict[str, Any]], str]:

@@ -25,8 +25,7 @@ from service.app import create_app
 from service.registry import ProjectInfo, Registry
 from service.settings import Settings
 from tests.serving import PG_ENV, Server, admin_token, free_port, sa_url, scratch_pg_database
-from tests.test_durability import figures
-from tests.workload import COLS, Ledger, Writers
+from tests.workload import COLS, Ledger, Writers, figures
 
 pytestmark = pytest.mark.postgres
 
@@ -284,7 +283,7 @@ def test_health_is_bounded_in_time(scratch: tuple[Settings, str, str]) -> None:
         assert waited < 1.0
         # the late probe still runs in the background: let it return its connection
         deadline = time.monotonic() + 5
-        while engine.pool.checkedout() and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        while engine.pool.checkedout() and time.monotonic() < deadline:
             time.sleep(0.01)
         assert client.get("/server/health").status_code == 200
 

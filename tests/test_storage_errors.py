@@ -16,7 +16,7 @@ from service.errors import Code
 
 def _sqlite(code: int, name: str) -> sqlite3.Error:
     err = sqlite3.OperationalError(name)
-    err.sqlite_errorcode = code  # type: ignore[attr-defined]
+    err.sqlite_errorcode = code
     return err
 
 

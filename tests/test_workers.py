@@ -20,8 +20,7 @@ from service import migrate
 from service.registry import ProjectInfo, Registry
 from service.settings import Settings
 from tests.serving import PG_ENV, Server, admin_token, sa_url, scratch_pg_database
-from tests.test_durability import figures
-from tests.workload import COLS, Ledger, Writers
+from tests.workload import COLS, Ledger, Writers, figures
 
 
 def _rows_and_version(info: ProjectInfo, data: Path) -> tuple[list[dict[str, object]], list[str]]:
@@ -36,13 +35,13 @@ def _rows_and_version(info: ProjectInfo, data: Path) -> tuple[list[dict[str, obj
         finally:
             engine.dispose()
         return rows, version
-    conn = sqlite3.connect(info.sqlite_path(data))
+    lite = sqlite3.connect(info.sqlite_path(data))
     try:
-        conn.row_factory = sqlite3.Row
-        rows = [dict(r) for r in conn.execute(f"SELECT {', '.join(COLS)} FROM directus_relations")]
-        version = [r[0] for r in conn.execute("SELECT version_num FROM alembic_version")]
+        lite.row_factory = sqlite3.Row
+        rows = [dict(r) for r in lite.execute(f"SELECT {', '.join(COLS)} FROM directus_relations")]
+        version = [r[0] for r in lite.execute("SELECT version_num FROM alembic_version")]
     finally:
-        conn.close()
+        lite.close()
     return rows, version
 
 

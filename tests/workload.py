@@ -20,6 +20,11 @@ from typing import Any
 import httpx
 
 Row = dict[str, Any]
+
+
+def figures(name: str, **values: Any) -> None:
+    """One line of measured figures for the closing note (shown with ``pytest -s``)."""
+    print(f"\nFIGURES {name}: " + ", ".join(f"{k}={v}" for k, v in values.items()))
 COLS = ("id", "collection_many", "field_many", "collection_one", "field_one", "junction_field")
 
 
@@ -31,7 +36,7 @@ class Ledger:
     deleted: set[int] = field(default_factory=set)
     maybe_patched: dict[int, list[Row]] = field(default_factory=dict)  # id -> possible states
     maybe_deleted: dict[int, Row] = field(default_factory=dict)
-    maybe_created: list[list[tuple[str, str]]] = field(default_factory=list)  # all or nothing
+    maybe_created: list[list[tuple[Any, Any]]] = field(default_factory=list)  # all or nothing
     statuses: Counter[int] = field(default_factory=Counter)
     error_codes: Counter[tuple[int, int | None]] = field(default_factory=Counter)
     transport_errors: int = 0
