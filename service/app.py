@@ -35,7 +35,8 @@ from connexion.validators import VALIDATOR_MAP
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.auth import AuthMiddleware
+from service.auth import AuthMiddleware, credentials
+from service.cache import ResponseCache
 from service.errors import ApiError, Code
 from service.hardening import HardeningMiddleware, SizedBodyMiddleware
 from service.projects import Projects
@@ -209,8 +210,15 @@ class RelationsApp:
         connexion_app.add_error_handler(UnicodeDecodeError, _unicode_error)
         connexion_app.add_error_handler(Exception, _unhandled)
         self.connexion = connexion_app
-        self.asgi: ASGIApp = HardeningMiddleware(
+        self.cache = ResponseCache(
             connexion_app,
+            opened=self.projects.opened,
+            credentials=credentials,
+            max_entries=settings.cache_entries,
+            max_body_bytes=settings.cache_max_body_bytes,
+        )
+        self.asgi: ASGIApp = HardeningMiddleware(
+            self.cache,
             max_body_bytes=settings.max_body_bytes,
             max_query_bytes=settings.max_query_bytes,
             project_exists=self.projects.exists,

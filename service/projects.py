@@ -90,6 +90,10 @@ class Projects:
             valid_name(name) and self.registry.get(name) is not None
         )
 
+    def opened(self, name: str) -> Project | None:
+        """The project if this process has it open already (no I/O, never opens one)."""
+        return self._engines.get(name)
+
     def dispose(self) -> None:
         """Close every engine (on shutdown)."""
         with self._lock:

@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     health_timeout_s: float = Field(
         2.0, gt=0, description="Time limit of the readiness checks of `GET /server/health`."
     )
+    cache_entries: int = Field(
+        2048, ge=0, description="Rendered GET responses kept per worker (0 turns the cache off)."
+    )
+    cache_max_body_bytes: int = Field(
+        1024 * 1024, ge=0, description="Largest response body the cache keeps."
+    )
     validate_responses: bool = Field(
         False, description="Validate every response against openapi.yaml (tests turn it on)."
     )

@@ -92,10 +92,9 @@ def bind_default_project(settings: Settings, backend: str, request: pytest.Fixtu
         return
     url = request.getfixturevalue("pg_database")
     engine = sa.create_engine(_sqlalchemy_url(url))
-    with engine.begin() as conn:
-        conn.exec_driver_sql("DROP TABLE IF EXISTS directus_relations CASCADE")
-        conn.exec_driver_sql("DROP TABLE IF EXISTS relations_tokens CASCADE")
-        conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version CASCADE")
+    with engine.begin() as conn:  # every table, whatever later migrations add
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
     engine.dispose()
     Registry(settings.data_dir).add(ProjectInfo("_", url), replace=True)
 
