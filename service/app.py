@@ -42,6 +42,7 @@ from service.hardening import HardeningMiddleware, SizedBodyMiddleware
 from service.projects import Projects
 from service.settings import Settings
 from service.validation import DirectusURIParser, JsonBodyValidator, ParameterValidator
+from service.versions import VersionReader
 
 log = logging.getLogger("relations")
 SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
@@ -169,6 +170,7 @@ class RelationsApp:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.projects = Projects(settings)
+        self.versions = VersionReader(max_connections=settings.engine_cache_size)
         self.spec = load_spec()
         JsonBodyValidator.max_depth = settings.max_json_depth
         connexion_app = AsyncApp(
@@ -186,6 +188,7 @@ class RelationsApp:
             projects=self.projects,
             operation_of=_operation_of,
             open_operations=open_operations(self.spec),
+            versions=self.versions,
         )
         # then chunked bodies get their length (only for callers who passed auth)
         connexion_app.add_middleware(
@@ -216,6 +219,7 @@ class RelationsApp:
             credentials=credentials,
             max_entries=settings.cache_entries,
             max_body_bytes=settings.cache_max_body_bytes,
+            versions=self.versions,
         )
         self.asgi: ASGIApp = HardeningMiddleware(
             self.cache,

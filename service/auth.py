@@ -9,15 +9,17 @@ places right after Connexion's routing, where Connexion's own security middlewar
    string that is not shaped like our tokens) is 401/101: fail closed, never a fall-back to
    the public role.
 2. :func:`authenticate` looks the token's SHA-256 up in the database of the project named in
-   the path, on every request (so revocation is immediate, across processes too): unknown,
-   revoked or another project's token -> 401/101. No token -> the project's public role,
-   which may only read; without one -> 401/108.
+   the path: unknown, revoked or another project's token -> 401/101. The middleware reuses a
+   lookup only while the project's data version is unchanged (``service.versions``; token
+   changes bump it), so revocation is immediate, across processes too. No token -> the
+   project's public role, which may only read; without one -> 401/108.
 3. :func:`authorize` maps the method to an action; a read token writing -> 403 with
    301/302/303 (create/update/delete), as Directus does.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -29,6 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from service import tokens
 from service.errors import ApiError, Code
 from service.projects import Projects
+from service.versions import VersionReader
 
 Action = Literal["read", "create", "update", "delete"]
 Role = Literal["admin", "read", "public"]
@@ -161,11 +164,17 @@ class AuthMiddleware:
         projects: Projects,
         operation_of: Callable[[Scope], str | None],
         open_operations: frozenset[str],
+        versions: VersionReader | None = None,
+        max_principals: int = 4096,
     ) -> None:
         self.app = app
         self.projects = projects
         self.operation_of = operation_of
         self.open_operations = open_operations
+        self.versions = versions
+        self.max_principals = max_principals
+        #: (project, token digest) -> (data version it was looked up at, principal)
+        self.principals: OrderedDict[tuple[str, str], tuple[int, Principal]] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         operation = self.operation_of(scope) if scope["type"] == "http" else None
@@ -175,9 +184,24 @@ class AuthMiddleware:
             if token is None:
                 principal = authenticate(self.projects, project, None)
             else:
-                principal = await anyio.to_thread.run_sync(
-                    authenticate, self.projects, project, token
-                )
+                principal = await self._principal(project, token)
             authorize(principal, action_of(scope.get("method", "GET")))
             scope.setdefault("state", {})["relations.principal"] = principal
         await self.app(scope, receive, send)
+
+    async def _principal(self, project: str, token: str) -> Principal:
+        """The token's principal: looked up in the database, or remembered from a lookup
+        made at the project's current data version (any token change bumps it, so a
+        revocation by any process is seen by the very next request)."""
+        opened = self.projects.opened(project) if self.versions is not None else None
+        version = await self.versions.read(opened) if opened and self.versions else None
+        key = (project, tokens.digest(token))
+        cached = self.principals.get(key)
+        if version is not None and cached is not None and cached[0] == version:
+            return cached[1]
+        principal = await anyio.to_thread.run_sync(authenticate, self.projects, project, token)
+        if version is not None:
+            self.principals[key] = (version, principal)
+            while len(self.principals) > self.max_principals:
+                self.principals.popitem(last=False)
+        return principal

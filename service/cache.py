@@ -17,22 +17,18 @@ normal path.
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-import anyio
-from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.errors import ApiError
 from service.projects import Project
+from service.versions import VersionReader
 
-VERSION_SQL = "SELECT version FROM relations_state WHERE id = 1"
 #: Marks a response served from the cache (operators and tests can tell).
 HIT_HEADER = (b"x-relations-cache", b"hit")
 Key = tuple[str, str, bytes, str | None, bytes]
@@ -46,77 +42,6 @@ class Entry:
     version: int
     headers: list[tuple[bytes, bytes]]
     body: bytes
-
-
-class VersionReader:
-    """Reads a project's data version: inline on SQLite (a private read-only connection,
-    microseconds), in a worker thread on PostgreSQL (a pooled connection)."""
-
-    def __init__(self, max_connections: int) -> None:
-        self._sqlite: OrderedDict[str, sqlite3.Connection] = OrderedDict()
-        self._max = max_connections
-        self._lock = threading.Lock()
-
-    async def read(self, project: Project) -> int | None:
-        """The current version, or None when it cannot be read."""
-        if project.dialect == "sqlite":
-            return self._read_sqlite(project)
-        return await anyio.to_thread.run_sync(self._read_engine, project)
-
-    def _read_sqlite(self, project: Project) -> int | None:
-        conn = self._sqlite_connection(project)
-        if conn is None:
-            return None
-        try:
-            row = conn.execute(VERSION_SQL).fetchone()
-        except sqlite3.Error:
-            self._drop(project.info.name)
-            return None
-        return int(row[0]) if row else None
-
-    def _sqlite_connection(self, project: Project) -> sqlite3.Connection | None:
-        name = project.info.name
-        conn = self._sqlite.get(name)
-        if conn is not None:
-            return conn
-        path = project.engine.url.database
-        if not path:
-            return None
-        try:
-            conn = sqlite3.connect(  # never writes; autocommit: every read sees the latest
-                path, timeout=0.05, check_same_thread=False, isolation_level=None
-            )
-        except sqlite3.Error:
-            return None
-        with self._lock:
-            self._sqlite[name] = conn
-            while len(self._sqlite) > self._max:
-                _, old = self._sqlite.popitem(last=False)
-                old.close()
-        return conn
-
-    def _drop(self, name: str) -> None:
-        with self._lock:
-            conn = self._sqlite.pop(name, None)
-        if conn is not None:
-            conn.close()
-
-    @staticmethod
-    def _read_engine(project: Project) -> int | None:
-        try:
-            with project.engine.connect() as conn:
-                value = conn.execute(text(VERSION_SQL)).scalar()
-                conn.rollback()
-        except Exception:  # any trouble: take the normal path, which reports it
-            return None
-        return None if value is None else int(value)
-
-    def close(self) -> None:
-        """Close every private connection."""
-        with self._lock:
-            for conn in self._sqlite.values():
-                conn.close()
-            self._sqlite.clear()
 
 
 def _route(path: str) -> str | None:
@@ -143,6 +68,7 @@ class ResponseCache:
         credentials: Credentials,
         max_entries: int,
         max_body_bytes: int,
+        versions: VersionReader,
     ) -> None:
         self.app = app
         self.opened = opened
@@ -150,7 +76,7 @@ class ResponseCache:
         self.max_entries = max_entries
         self.max_body = max_body_bytes
         self.entries: OrderedDict[Key, Entry] = OrderedDict()
-        self.versions = VersionReader(max_connections=256)
+        self.versions = versions
         self.hits = 0
         self.misses = 0
 

@@ -1,0 +1,90 @@
+"""Reading a project's data version (``relations_state.version``), cheaply and safely.
+
+Every write transaction bumps the version (``service.store.writing``), token changes
+included. Whatever was derived from a project's data at version V (a rendered response, an
+authenticated principal) is still right while the version is V, in any worker process.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections import OrderedDict
+
+import anyio
+from sqlalchemy import text
+
+from service.projects import Project
+
+VERSION_SQL = "SELECT version FROM relations_state WHERE id = 1"
+
+
+class VersionReader:
+    """Reads a project's data version: inline on SQLite (a private read-only connection,
+    microseconds), in a worker thread on PostgreSQL (a pooled connection)."""
+
+    def __init__(self, max_connections: int) -> None:
+        self._sqlite: OrderedDict[str, sqlite3.Connection] = OrderedDict()
+        self._max = max_connections
+        self._lock = threading.Lock()
+
+    async def read(self, project: Project) -> int | None:
+        """The current version, or None when it cannot be read."""
+        if project.dialect == "sqlite":
+            return self._read_sqlite(project)
+        return await anyio.to_thread.run_sync(self._read_engine, project)
+
+    def _read_sqlite(self, project: Project) -> int | None:
+        conn = self._sqlite_connection(project)
+        if conn is None:
+            return None
+        try:
+            row = conn.execute(VERSION_SQL).fetchone()
+        except sqlite3.Error:
+            self._drop(project.info.name)
+            return None
+        return int(row[0]) if row else None
+
+    def _sqlite_connection(self, project: Project) -> sqlite3.Connection | None:
+        name = project.info.name
+        conn = self._sqlite.get(name)
+        if conn is not None:
+            return conn
+        path = project.engine.url.database
+        if not path:
+            return None
+        try:
+            conn = sqlite3.connect(  # never writes; autocommit: every read sees the latest
+                path, timeout=0.05, check_same_thread=False, isolation_level=None
+            )
+        except sqlite3.Error:
+            return None
+        with self._lock:
+            self._sqlite[name] = conn
+            while len(self._sqlite) > self._max:
+                _, old = self._sqlite.popitem(last=False)
+                old.close()
+        return conn
+
+    def _drop(self, name: str) -> None:
+        with self._lock:
+            conn = self._sqlite.pop(name, None)
+        if conn is not None:
+            conn.close()
+
+    @staticmethod
+    def _read_engine(project: Project) -> int | None:
+        try:
+            with project.engine.connect() as conn:
+                value = conn.execute(text(VERSION_SQL)).scalar()
+                conn.rollback()
+        except Exception:  # any trouble: take the normal path, which reports it
+            return None
+        return None if value is None else int(value)
+
+    def close(self) -> None:
+        """Close every private connection."""
+        with self._lock:
+            for conn in self._sqlite.values():
+                conn.close()
+            self._sqlite.clear()
