@@ -157,10 +157,15 @@ class Store:
             conn = sqlite3.connect(self.data_dir / f"{project}.db", isolation_level=None,
                                    check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            # the same durability as our server: RELATIONS_SQLITE_SYNCHRONOUS (default FULL)
+            conn.execute(f"PRAGMA synchronous={SYNCHRONOUS}")
             conn.executescript(SCHEMA)
             self.conns[project] = conn
         return conn
+
+
+SYNCHRONOUS = {"OFF": "OFF", "NORMAL": "NORMAL", "FULL": "FULL", "EXTRA": "EXTRA"}.get(
+    os.environ.get("RELATIONS_SQLITE_SYNCHRONOUS", "FULL").upper(), "FULL")
 
 
 def _page_meta(request: Request, limit: int, offset: int, rows: int, count: int) -> dict[str, Any]:

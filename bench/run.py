@@ -298,7 +298,9 @@ def throughput(h: Harness, ours_cmd: list[str], base_cmd: list[str]) -> list[dic
     ours_dir, base_dir = h.work / "ours", h.work / "baseline"
     h.create_projects(names, ours_dir, 120)
     ours = h.start("ours", ours_cmd, ours_dir, dict(a.ours_env))
-    base = h.start("baseline", base_cmd, base_dir, {})
+    # the baseline runs at the same durability (RELATIONS_SQLITE_SYNCHRONOUS) as ours
+    same = {k: v for k, v in a.ours_env if k == "RELATIONS_SQLITE_SYNCHRONOUS"}
+    base = h.start("baseline", base_cmd, base_dir, same)
     t0 = time.monotonic()
     h.seed(ours, base, "bdefault", DEFAULT_ROWS)
     h.seed(ours, base, "bfilter", generated(10_000))

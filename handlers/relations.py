@@ -93,30 +93,36 @@ def get_relations(
     return _envelope(item_meta(query.meta), data[0])
 
 
-def _reread(
-    conn: Any, ids: Sequence[int], fields: list[str] | None
-) -> list[dict[str, Any]]:
-    """The written rows in `ids` order, with only the requested fields."""
-    wanted = parse_fields(fields)
-    read_fields = ("id", *[f for f in wanted if f != "id"])
-    query = Query(fields=read_fields, limit=len(ids), offset=0, sort=(), ids=tuple(ids))
+def _reread(conn: Any, ids: Sequence[int]) -> list[dict[str, Any]]:
+    """The stored rows of `ids`, whole, in `ids` order."""
+    query = Query(fields=COLUMNS, limit=len(ids), offset=0, sort=(), ids=tuple(ids))
     by_id = {row[0]: row for row in store.fetch(conn, query)}
-    out = []
-    for rid in ids:
-        row = dict(zip(read_fields, by_id[rid], strict=True))
-        out.append({f: row[f] for f in wanted})
-    return out
+    return [dict(zip(COLUMNS, by_id[rid], strict=True)) for rid in ids]
+
+
+def _as_created(rows: Sequence[dict[str, Any]], ids: Sequence[int]) -> list[dict[str, Any]]:
+    """The rows just inserted, whole: exactly what is stored (no defaults, no triggers), so
+    creates answer without reading them back."""
+    return [
+        {c: rid if c == "id" else row.get(c) for c in COLUMNS}
+        for row, rid in zip(rows, ids, strict=True)
+    ]
 
 
 def _write_response(
-    conn: Any, ids: Sequence[int], many: bool, fields: list[str] | None, meta: list[str] | None
+    conn: Any,
+    rows: list[dict[str, Any]],
+    many: bool,
+    fields: list[str] | None,
+    meta: list[str] | None,
 ) -> Response:
-    data = _reread(conn, ids, fields)
+    wanted = parse_fields(fields)
+    data = [{f: row[f] for f in wanted} for row in rows]
     keys = parse_meta(meta)
     if not many:
         return _envelope(item_meta(keys), data[0])
     keys = keys & WRITE_META
-    query = Query(fields=COLUMNS, limit=len(ids), offset=0, sort=(), meta=keys)
+    query = Query(fields=COLUMNS, limit=len(rows), offset=0, sort=(), meta=keys)
     counts = store.counts(conn, query)
     return _envelope(list_meta(query, len(data), counts, "", []), data)
 
@@ -133,7 +139,7 @@ def create_relations(
     proj = _project(project)
     with store.writing(proj) as conn:
         ids = store.insert_rows(conn, proj, [dict(r) for r in rows])
-        return _write_response(conn, ids, many, fields, meta)
+        return _write_response(conn, _as_created(rows, ids), many, fields, meta)
 
 
 def update_relations(
@@ -154,7 +160,7 @@ def update_relations(
             raise item_not_found(missing)
         store.require_ids(conn, ids, [str(i) for i in ids])
         store.update_rows(conn, [(rid, dict(body)) for rid in ids])
-        return _write_response(conn, ids, many, fields, meta)
+        return _write_response(conn, _reread(conn, ids), many, fields, meta)
 
 
 def update_relations_batch(
@@ -170,7 +176,7 @@ def update_relations_batch(
     with store.writing(proj) as conn:
         store.require_ids(conn, ids, [str(i) for i in ids])
         store.update_rows(conn, changes)
-        return _write_response(conn, ids, True, fields, meta)
+        return _write_response(conn, _reread(conn, ids), True, fields, meta)
 
 
 def delete_relations(project: str, id: str) -> Response:

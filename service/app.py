@@ -35,6 +35,7 @@ from connexion.validators import VALIDATOR_MAP
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from service import connexion_speedups
 from service.auth import AuthMiddleware, credentials
 from service.cache import ResponseCache
 from service.errors import ApiError, Code
@@ -172,6 +173,7 @@ class RelationsApp:
         self.projects = Projects(settings)
         self.versions = VersionReader(max_connections=settings.engine_cache_size)
         self.spec = load_spec()
+        connexion_speedups.install()
         JsonBodyValidator.max_depth = settings.max_json_depth
         connexion_app = AsyncApp(
             __name__,

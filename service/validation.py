@@ -30,6 +30,8 @@ from service.errors import ApiError, Code, invalid_field, item_not_found
 
 _DEEP_KEY = re.compile(r"^(?P<root>[^\[\]]+)(?P<path>(?:\[[^\[\]]*\])+)$")
 _SEGMENT = re.compile(r"\[([^\[\]]*)\]")
+#: Parameter types Connexion's coerce_type actually converts.
+CASTS = frozenset({"integer", "number", "boolean"})
 #: Plain parameters that also accept the PHP list form ``name[]=a&name[]=b``.
 LIST_FORM_PARAMS = frozenset({"fields", "sort", "meta"})
 
@@ -107,12 +109,23 @@ class DirectusURIParser(OpenAPIURIParser):  # type: ignore[misc]
             raise _bad_query(f"Conflicting query parameter '{key[:60]}'")
         node[op] = value
 
+    @property
+    def param_schemas(self) -> dict[str, Any]:
+        """Parameter schemas by name (Connexion rebuilds this dict on every access)."""
+        cached: dict[str, Any] | None = self.__dict__.get("_schemas")
+        if cached is None:
+            cached = {k: v.get("schema", {}) for k, v in self.param_defns.items()}
+            self.__dict__["_schemas"] = cached
+        return cached
+
     def resolve_params(self, params: dict[str, Any], _in: str) -> dict[str, Any]:
-        """Connexion's resolution, minus leaf casting of deepObject parameters."""
+        """Connexion's resolution, minus leaf casting of deepObject parameters, and casting
+        only where a type needs it (Connexion casts strings by raising and catching)."""
         resolved: dict[str, Any] = {}
+        schemas = self.param_schemas
         for name, values in params.items():
             defn = self.param_defns.get(name)
-            schema = self.param_schemas.get(name)
+            schema = schemas.get(name)
             if not defn or not schema:
                 resolved[name] = values
                 continue
@@ -123,7 +136,7 @@ class DirectusURIParser(OpenAPIURIParser):  # type: ignore[misc]
                 resolved[name] = self._split(joined, defn, _in)
             else:
                 resolved[name] = values[-1]
-            if defn.get("style") == "deepObject":
+            if defn.get("style") == "deepObject" or schema.get("type") not in CASTS:
                 continue
             with contextlib.suppress(Exception):  # left to validation, which names it
                 resolved[name] = coerce_type(defn, resolved[name], "parameter", name)
