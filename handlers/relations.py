@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import anyio.to_thread
 from starlette.responses import Response
 
 from models import COLUMNS
@@ -127,7 +128,24 @@ def _write_response(
     return _envelope(list_meta(query, len(data), counts, "", []), data)
 
 
-def create_relations(
+async def _open_project(name: str) -> Project:
+    """The project, opened in a worker thread the first time (opening may migrate)."""
+    opened: Project | None = current_app().projects.opened(name)
+    if opened is not None:
+        return opened
+    return await anyio.to_thread.run_sync(_project, name)
+
+
+def _known_ids(raw: str) -> list[int]:
+    """Distinct ids of a path; 404/203 naming the first that cannot exist."""
+    labels = [p.strip() for p in raw.split(",")]
+    ids = list(dict.fromkeys(parse_ids(raw)))
+    if len(ids) != len(dict.fromkeys(labels)):
+        raise item_not_found(next(lbl for lbl in labels if not parse_ids(lbl)))
+    return ids
+
+
+async def create_relations(
     project: str,
     body: dict[str, Any] | list[dict[str, Any]],
     fields: list[str] | None = None,
@@ -136,13 +154,17 @@ def create_relations(
     """POST /{project}/relations: one object, or an array in one transaction."""
     many = isinstance(body, list)
     rows = body if isinstance(body, list) else [body]
-    proj = _project(project)
-    with store.writing(proj) as conn:
-        ids = store.insert_rows(conn, proj, [dict(r) for r in rows])
-        return _write_response(conn, _as_created(rows, ids), many, fields, meta)
+    proj = await _open_project(project)
+
+    def work(inline: bool) -> Response:
+        with store.writing(proj, inline) as conn:
+            ids = store.insert_rows(conn, proj, [dict(r) for r in rows])
+            return _write_response(conn, _as_created(rows, ids), many, fields, meta)
+
+    return await store.run_write(proj, work, len(rows))
 
 
-def update_relations(
+async def update_relations(
     project: str,
     id: str,
     body: dict[str, Any],
@@ -150,20 +172,19 @@ def update_relations(
     meta: list[str] | None = None,
 ) -> Response:
     """PATCH /{project}/relations/{id}: the same changes for one id or a comma list."""
-    labels = [p.strip() for p in id.split(",")]
-    ids = list(dict.fromkeys(parse_ids(id)))
-    many = "," in id
-    proj = _project(project)
-    with store.writing(proj) as conn:
-        if len(ids) != len(dict.fromkeys(labels)):
-            missing = next(lbl for lbl in labels if not parse_ids(lbl))
-            raise item_not_found(missing)
-        store.require_ids(conn, ids, [str(i) for i in ids])
-        store.update_rows(conn, [(rid, dict(body)) for rid in ids])
-        return _write_response(conn, _reread(conn, ids), many, fields, meta)
+    ids = _known_ids(id)
+    proj = await _open_project(project)
+
+    def work(inline: bool) -> Response:
+        with store.writing(proj, inline) as conn:
+            store.require_ids(conn, ids, [str(i) for i in ids])
+            store.update_rows(conn, [(rid, dict(body)) for rid in ids])
+            return _write_response(conn, _reread(conn, ids), "," in id, fields, meta)
+
+    return await store.run_write(proj, work, len(ids))
 
 
-def update_relations_batch(
+async def update_relations_batch(
     project: str,
     body: list[dict[str, Any]],
     fields: list[str] | None = None,
@@ -172,22 +193,26 @@ def update_relations_batch(
     """PATCH /{project}/relations: an array of objects, each with its own id."""
     changes = [(int(item["id"]), {k: v for k, v in item.items() if k != "id"}) for item in body]
     ids = list(dict.fromkeys(rid for rid, _ in changes))
-    proj = _project(project)
-    with store.writing(proj) as conn:
-        store.require_ids(conn, ids, [str(i) for i in ids])
-        store.update_rows(conn, changes)
-        return _write_response(conn, _reread(conn, ids), True, fields, meta)
+    proj = await _open_project(project)
+
+    def work(inline: bool) -> Response:
+        with store.writing(proj, inline) as conn:
+            store.require_ids(conn, ids, [str(i) for i in ids])
+            store.update_rows(conn, changes)
+            return _write_response(conn, _reread(conn, ids), True, fields, meta)
+
+    return await store.run_write(proj, work, len(changes))
 
 
-def delete_relations(project: str, id: str) -> Response:
+async def delete_relations(project: str, id: str) -> Response:
     """DELETE /{project}/relations/{id}: one id or a comma list, all or nothing."""
-    labels = [p.strip() for p in id.split(",")]
-    ids = list(dict.fromkeys(parse_ids(id)))
-    proj = _project(project)
-    with store.writing(proj) as conn:
-        if len(ids) != len(dict.fromkeys(labels)):
-            missing = next(lbl for lbl in labels if not parse_ids(lbl))
-            raise item_not_found(missing)
-        store.require_ids(conn, ids, [str(i) for i in ids])
-        store.delete_ids(conn, ids)
-    return no_content()
+    ids = _known_ids(id)
+    proj = await _open_project(project)
+
+    def work(inline: bool) -> Response:
+        with store.writing(proj, inline) as conn:
+            store.require_ids(conn, ids, [str(i) for i in ids])
+            store.delete_ids(conn, ids)
+        return no_content()
+
+    return await store.run_write(proj, work, len(ids))

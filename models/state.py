@@ -3,9 +3,12 @@
 from sqlalchemy import BigInteger, Column, Integer
 from sqlmodel import Field, SQLModel
 
+#: Row ids: every write bumps DATA; token changes bump TOKENS too (``service.store``).
+DATA, TOKENS = 1, 2
+
 
 class State(SQLModel, table=True):
-    """Row 1's `version` goes up by one in every write transaction (``service.store``)."""
+    """One version counter per row (see :data:`DATA` and :data:`TOKENS`)."""
 
     __tablename__ = "relations_state"
 

@@ -10,7 +10,7 @@ places right after Connexion's routing, where Connexion's own security middlewar
    the public role.
 2. :func:`authenticate` looks the token's SHA-256 up in the database of the project named in
    the path: unknown, revoked or another project's token -> 401/101. The middleware reuses a
-   lookup only while the project's data version is unchanged (``service.versions``; token
+   lookup only while the project's token version is unchanged (``service.versions``; token
    changes bump it), so revocation is immediate, across processes too. No token -> the
    project's public role, which may only read; without one -> 401/108.
 3. :func:`authorize` maps the method to an action; a read token writing -> 403 with
@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl
 import anyio.to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from models.state import TOKENS
 from service import tokens
 from service.errors import ApiError, Code
 from service.projects import Projects
@@ -191,10 +192,12 @@ class AuthMiddleware:
 
     async def _principal(self, project: str, token: str) -> Principal:
         """The token's principal: looked up in the database, or remembered from a lookup
-        made at the project's current data version (any token change bumps it, so a
+        made at the project's current token version (every token change bumps it, so a
         revocation by any process is seen by the very next request)."""
         opened = self.projects.opened(project) if self.versions is not None else None
-        version = await self.versions.read(opened) if opened and self.versions else None
+        version = (
+            await self.versions.read(opened, TOKENS) if opened and self.versions else None
+        )
         key = (project, tokens.digest(token))
         cached = self.principals.get(key)
         if version is not None and cached is not None and cached[0] == version:

@@ -186,7 +186,17 @@ def install_sqlite_hooks(engine: Engine, settings: Settings) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if mode != "IMMEDIATE NOWAIT":
+            conn.exec_driver_sql(f"BEGIN {mode}")
+            return
+        # on the event loop: fail at once (SQLITE_BUSY) rather than wait for another process
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        raw.execute("PRAGMA busy_timeout=0")
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        finally:
+            raw.execute(f"PRAGMA busy_timeout={int(settings.busy_timeout_ms)}")
 
 
 def _enable_wal(engine: Engine, attempts: int = 20) -> None:

@@ -77,7 +77,7 @@ def create(project: Project, role: str, label: str | None = None) -> tuple[Token
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     token = mint()
-    with store.writing(project) as conn:
+    with store.writing(project, tokens=True) as conn:
         new_id = conn.execute(
             insert(TABLE)
             .values(token_hash=digest(token), role=role, label=label,
@@ -134,7 +134,7 @@ def find(project: Project, key: str) -> list[TokenInfo]:
 
 def revoke(project: Project, token_id: int) -> bool:
     """Revoke token `token_id`; False when it was already revoked or does not exist."""
-    with store.writing(project) as conn:
+    with store.writing(project, tokens=True) as conn:
         result = conn.execute(
             update(TABLE)
             .where(TABLE.c.id == token_id, TABLE.c.revoked_at.is_(None))

@@ -1,8 +1,9 @@
 """Reading a project's data version (``relations_state.version``), cheaply and safely.
 
-Every write transaction bumps the version (``service.store.writing``), token changes
-included. Whatever was derived from a project's data at version V (a rendered response, an
-authenticated principal) is still right while the version is V, in any worker process.
+Every write transaction bumps the data version (``service.store.writing``), token changes
+included; token changes also bump the token version. Whatever was derived at version V (a
+rendered response from the data version, an authenticated principal from the token version)
+is still right while that version is V, in any worker process.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from collections import OrderedDict
 import anyio
 from sqlalchemy import text
 
+from models.state import DATA
 from service.projects import Project
 
-VERSION_SQL = "SELECT version FROM relations_state WHERE id = 1"
+VERSION_SQL = "SELECT version FROM relations_state WHERE id = ?"
+ENGINE_SQL = text("SELECT version FROM relations_state WHERE id = :row")
 
 
 class VersionReader:
@@ -28,18 +31,18 @@ class VersionReader:
         self._max = max_connections
         self._lock = threading.Lock()
 
-    async def read(self, project: Project) -> int | None:
-        """The current version, or None when it cannot be read."""
+    async def read(self, project: Project, row: int = DATA) -> int | None:
+        """Version `row` (:data:`models.state.DATA` or ``TOKENS``), None when unreadable."""
         if project.dialect == "sqlite":
-            return self._read_sqlite(project)
-        return await anyio.to_thread.run_sync(self._read_engine, project)
+            return self._read_sqlite(project, row)
+        return await anyio.to_thread.run_sync(self._read_engine, project, row)
 
-    def _read_sqlite(self, project: Project) -> int | None:
+    def _read_sqlite(self, project: Project, row_id: int) -> int | None:
         conn = self._sqlite_connection(project)
         if conn is None:
             return None
         try:
-            row = conn.execute(VERSION_SQL).fetchone()
+            row = conn.execute(VERSION_SQL, (row_id,)).fetchone()
         except sqlite3.Error:
             self._drop(project.info.name)
             return None
@@ -73,10 +76,10 @@ class VersionReader:
             conn.close()
 
     @staticmethod
-    def _read_engine(project: Project) -> int | None:
+    def _read_engine(project: Project, row: int) -> int | None:
         try:
             with project.engine.connect() as conn:
-                value = conn.execute(text(VERSION_SQL)).scalar()
+                value = conn.execute(ENGINE_SQL, {"row": row}).scalar()
                 conn.rollback()
         except Exception:  # any trouble: take the normal path, which reports it
             return None

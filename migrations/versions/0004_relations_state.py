@@ -1,7 +1,9 @@
-"""relations_state: the project's data version, bumped by every write transaction
+"""relations_state: the project's versions, bumped by write transactions
 
-Readers compare it to the version a cached response was rendered at (service/cache.py), so
-a write by any worker process is visible to the very next read on every worker.
+Row 1 counts every write (data or tokens): a cached response is served only while it is
+unchanged (service/cache.py). Row 2 counts token changes only: a remembered token lookup is
+reused only while it is unchanged (service/auth.py). Either way, a write by any worker process
+is seen by the very next request on every worker.
 
 Revision ID: 0004
 Revises: 0003
@@ -25,7 +27,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),
         sa.Column("version", sa.BigInteger(), nullable=False),
     )
-    op.bulk_insert(state, [{"id": 1, "version": 0}])
+    op.bulk_insert(state, [{"id": 1, "version": 0}, {"id": 2, "version": 0}])
 
 
 def downgrade() -> None:
