@@ -42,11 +42,11 @@ class VersionReader:
         if conn is None:
             return None
         try:
-            row = conn.execute(VERSION_SQL, (row_id,)).fetchone()
+            rows = conn.execute(VERSION_SQL, (row_id,)).fetchall()  # ends the read at once
         except sqlite3.Error:
             self._drop(project.info.name)
             return None
-        return int(row[0]) if row else None
+        return int(rows[0][0]) if rows else None
 
     def _sqlite_connection(self, project: Project) -> sqlite3.Connection | None:
         name = project.info.name
