@@ -1,8 +1,12 @@
 """The ASGI entry point for uvicorn workers: ``service.asgi:app`` (settings from env)."""
 
 import gc
+import warnings
 
-from service.app import create_app
+# Connexion imports Starlette's test client, which warns about httpx on every start.
+warnings.filterwarnings("ignore", message=".*httpx2.*")
+
+from service.app import create_app  # noqa: E402
 
 app = create_app()
 # Everything built so far (the spec, Connexion's operations, SQLAlchemy's caches) lives as

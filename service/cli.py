@@ -33,6 +33,7 @@ def serve(
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl ..." is noise
     Settings().data_dir.mkdir(parents=True, exist_ok=True)
     ensure_first_admin(Settings(), host, port)
     uvicorn.run(

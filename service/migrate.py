@@ -21,9 +21,11 @@ proxies, hence one process-wide lock around every run.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,6 +112,18 @@ def _one(revisions: tuple[str, ...]) -> str | None:
     return revisions[0] if revisions else None
 
 
+@contextlib.contextmanager
+def _quiet_alembic() -> Iterator[None]:
+    """Alembic's INFO lines ("Context impl SQLiteImpl.") say nothing to operators."""
+    alembic_log = logging.getLogger("alembic")
+    level = alembic_log.level
+    alembic_log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        alembic_log.setLevel(level)
+
+
 def _create_at_head(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn)
     conn.execute(
@@ -158,20 +172,18 @@ def _upgrade_locked(engine: Engine, target: str) -> Outcome:
                 # A brand-new database: the models' tables at once, stamped at head. The same
                 # schema as running every revision (tests/test_migrations.py compares them),
                 # in a fraction of the time: the first request to a new project stays fast.
-                _create_at_head(conn)
+                with _quiet_alembic():
+                    _create_at_head(conn)
                 return Outcome(None, target)
             if not seen and not fresh:
                 log.info("adopting a database made before migrations at %s", ADOPTED_REVISION)
                 MigrationContext.configure(conn).stamp(_script(), ADOPTED_REVISION)
             cfg = _config()
             cfg.attributes["connection"] = conn
-            alembic_log = logging.getLogger("alembic")
-            level = alembic_log.level
-            alembic_log.setLevel(logging.WARNING)  # its INFO lines say nothing to operators
             try:
-                command.upgrade(cfg, target)
+                with _quiet_alembic():
+                    command.upgrade(cfg, target)
             finally:
-                alembic_log.setLevel(level)
                 cfg.attributes.pop("connection", None)
             after = _one(current(conn))
         return Outcome(before, after)
