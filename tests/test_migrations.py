@@ -95,6 +95,18 @@ def _version(engine: sa.Engine) -> list[str]:
         return [r[0] for r in conn.execute(sa.text("SELECT version_num FROM alembic_version"))]
 
 
+def _alembic(conn: sa.Connection, verb: str, target: str) -> None:
+    """Run Alembic's `verb` ("upgrade"/"downgrade") to `target` on `conn`, as our code does."""
+    from alembic import command
+
+    cfg = migrate._config()
+    cfg.attributes["connection"] = conn
+    try:
+        getattr(command, verb)(cfg, target)
+    finally:
+        cfg.attributes.pop("connection")
+
+
 def _open_with_projects(settings: Settings) -> None:
     projects = Projects(settings)
     try:
@@ -137,18 +149,11 @@ def test_running_every_revision_builds_what_a_fresh_open_creates(
 ) -> None:
     """A fresh project is created from the models and stamped at head (fast); running every
     revision from nothing must give the very same schema and state rows."""
-    from alembic import command
-
     settings, _ = database
     engine = _raw_engine(settings)
-    cfg = migrate._config()
     try:
         with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            try:
-                command.upgrade(cfg, "head")
-            finally:
-                cfg.attributes.pop("connection")
+            _alembic(conn, "upgrade", "head")
         with engine.connect() as conn:
             diff = compare_metadata(
                 MigrationContext.configure(conn, opts={"compare_type": True}),
@@ -223,16 +228,9 @@ def test_every_revision_downgrades_and_upgrades_again(database: tuple[Settings, 
     settings, _ = database
     _open_with_projects(settings)
     engine = _raw_engine(settings)
-    cfg = migrate._config()
     try:
-        from alembic import command
-
         with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            try:
-                command.downgrade(cfg, "base")
-            finally:
-                cfg.attributes.pop("connection")
+            _alembic(conn, "downgrade", "base")
             assert not sa.inspect(conn).has_table("directus_relations")
         _open_with_projects(settings)
         assert _version(engine) == [migrate.head()]
