@@ -13,10 +13,14 @@ def _text(length: int) -> String:
     return String(length).with_variant(String(length, collation="C"), "postgresql")
 
 
+#: The Directus collection name: the table's name, and `meta.collection` in responses.
+COLLECTION = "directus_relations"
+
+
 class Relation(SQLModel, table=True):
     """One relation row; column lengths follow Directus 7 (64/45/64/64/64)."""
 
-    __tablename__ = "directus_relations"
+    __tablename__ = COLLECTION
     # The schema is made by migrations/ (tests/test_migrations.py checks they agree).
     # Indexes serve filtered lists by either side of a relation (migration 0002).
     # AUTOINCREMENT: a deleted id is never handed out again (as with MySQL AUTO_INCREMENT).

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from models import COLLECTION
 from query.ast import Query
-
-COLLECTION = "directus_relations"
 
 
 @dataclass(frozen=True)

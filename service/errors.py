@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+from models import COLLECTION
+
 
 class Code(Enum):
     """Error codes: (code, HTTP status, default message)."""
@@ -74,7 +76,6 @@ class ApiError(Exception):
         return {"error": {"code": self.kind.code, "message": self.message}}
 
 
-COLLECTION = "directus_relations"
 
 
 def invalid_field(name: str) -> ApiError:

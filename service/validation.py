@@ -26,6 +26,7 @@ from connexion.validators import JSONRequestBodyValidator
 from connexion.validators import ParameterValidator as _ConnexionParameterValidator
 from jsonschema import Draft4Validator, ValidationError
 
+from models import COLLECTION
 from query.operators import ONE_TO_MANY_ONLY, SYMBOL_ALIASES
 from service.errors import ApiError, Code, invalid_field, item_not_found
 
@@ -253,7 +254,6 @@ class ParameterValidator(_ConnexionParameterValidator):  # type: ignore[misc]
             raise _parameter_error(name, value, error)
 
 
-COLLECTION = "directus_relations"
 _PRIORITY = ("additionalProperties", "maxLength", "blank", "array", "other")
 
 
