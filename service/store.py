@@ -145,6 +145,16 @@ async def run_write(project: Project, work: Callable[[bool], T], rows: int = 1) 
     return await anyio.to_thread.run_sync(work, False)
 
 
+async def insert_together(project: Project, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert `rows` in one write transaction, where cheapest; their ids in order."""
+
+    def work(inline: bool) -> list[int]:
+        with writing(project, inline) as conn:
+            return insert_rows(conn, project, rows)
+
+    return await run_write(project, work, len(rows))
+
+
 def fetch(conn: Connection, query: Query) -> list[Sequence[Any]]:
     """The rows of a query, in `query.fields` order."""
     return list(conn.execute(qc.select_rows(query)).all())
@@ -187,13 +197,20 @@ def insert_rows(conn: Connection, project: Project, rows: list[dict[str, Any]]) 
             ids = _insert_sequential_sqlite(conn, rows)
         else:
             for row in rows:
-                result = conn.execute(insert(TABLE).values(**row).returning(TABLE.c.id))
-                ids.append(int(result.scalar_one()))
+                params = {c: row.get(c) for c in INSERT_COLUMNS}
+                if row.get("id") is not None:
+                    params["id"] = row["id"]
+                ids.append(int(conn.execute(INSERT_ONE, params).scalar_one()))
     except IntegrityError as exc:
         raise _integrity_error(exc) from exc
     if explicit and project.dialect == "postgresql":
         _advance_pg_sequence(conn, max(explicit))
     return ids
+
+
+#: Built once: SQLAlchemy then reuses their compiled form and cache key (~0.1 ms a row).
+INSERT_COLUMNS = tuple(c.name for c in TABLE.c if c.name != "id")
+INSERT_ONE = insert(TABLE).returning(TABLE.c.id)
 
 
 def _insert_sequential_sqlite(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
@@ -202,8 +219,7 @@ def _insert_sequential_sqlite(conn: Connection, rows: list[dict[str, Any]]) -> l
     executemany takes its columns from the first row, so every row is given every column
     (absent optional keys are NULL): otherwise a key only later rows carry would be dropped.
     """
-    columns = [c.name for c in TABLE.c if c.name != "id"]
-    conn.execute(insert(TABLE), [{c: row.get(c) for c in columns} for row in rows])
+    conn.execute(insert(TABLE), [{c: row.get(c) for c in INSERT_COLUMNS} for row in rows])
     last = int(conn.execute(text("SELECT last_insert_rowid()")).scalar_one())
     return list(range(last - len(rows) + 1, last + 1))
 
