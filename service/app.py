@@ -35,10 +35,12 @@ from connexion.validators import VALIDATOR_MAP
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from handlers.relations import create_in
 from service import connexion_speedups
-from service.auth import AuthMiddleware, credentials
+from service.auth import AuthMiddleware, Principals, credentials
 from service.cache import ResponseCache
 from service.errors import ApiError, Code
+from service.fastcreate import FastCreate, create_contract
 from service.hardening import HardeningMiddleware, SizedBodyMiddleware
 from service.projects import Projects
 from service.settings import Settings
@@ -173,6 +175,7 @@ class RelationsApp:
         self.projects = Projects(settings)
         self.versions = VersionReader(max_connections=settings.engine_cache_size)
         self.spec = load_spec()
+        self.principals = Principals(self.projects, self.versions)
         connexion_speedups.install()
         JsonBodyValidator.max_depth = settings.max_json_depth
         connexion_app = AsyncApp(
@@ -187,10 +190,9 @@ class RelationsApp:
         connexion_app.add_middleware(
             AuthMiddleware,
             position=MiddlewarePosition.BEFORE_VALIDATION,
-            projects=self.projects,
+            principals=self.principals,
             operation_of=_operation_of,
             open_operations=open_operations(self.spec),
-            versions=self.versions,
         )
         # then chunked bodies get their length (only for callers who passed auth)
         connexion_app.add_middleware(
@@ -223,8 +225,21 @@ class RelationsApp:
             max_body_bytes=settings.cache_max_body_bytes,
             versions=self.versions,
         )
+        contract = create_contract(self.spec) if settings.fast_create else None
+        inner: ASGIApp = self.cache
+        self.fast_create: FastCreate | None = None
+        if contract is not None:
+            self.fast_create = FastCreate(
+                self.cache,
+                contract=contract,
+                projects=self.projects,
+                principals=self.principals,
+                create=create_in,
+                validate_responses=settings.validate_responses,
+            )
+            inner = self.fast_create
         self.asgi: ASGIApp = HardeningMiddleware(
-            self.cache,
+            inner,
             max_body_bytes=settings.max_body_bytes,
             max_query_bytes=settings.max_query_bytes,
             project_exists=self.projects.exists,

@@ -149,6 +149,40 @@ def action_of(method: str) -> Action:
     return ACTIONS.get(method.upper(), "update")
 
 
+class Principals:
+    """Token lookups remembered per project token version (every token change bumps it, so
+    a revocation by any process is seen by the very next request). Shared by
+    :class:`AuthMiddleware` and the fast create path (``service.fastcreate``)."""
+
+    def __init__(
+        self, projects: Projects, versions: VersionReader | None = None, max_entries: int = 4096
+    ) -> None:
+        self.projects = projects
+        self.versions = versions
+        self.max_entries = max_entries
+        #: (project, token digest) -> (token version it was looked up at, principal)
+        self.entries: OrderedDict[tuple[str, str], tuple[int, Principal]] = OrderedDict()
+
+    async def of(self, project: str, token: str | None) -> Principal:
+        """The principal of `token` (None: the public role) in `project`, or 401."""
+        if token is None:
+            return authenticate(self.projects, project, None)
+        opened = self.projects.opened(project) if self.versions is not None else None
+        version = (
+            await self.versions.read(opened, TOKENS) if opened and self.versions else None
+        )
+        key = (project, tokens.digest(token))
+        cached = self.entries.get(key)
+        if version is not None and cached is not None and cached[0] == version:
+            return cached[1]
+        principal = await anyio.to_thread.run_sync(authenticate, self.projects, project, token)
+        if version is not None:
+            self.entries[key] = (version, principal)
+            while len(self.entries) > self.max_entries:
+                self.entries.popitem(last=False)
+        return principal
+
+
 class AuthMiddleware:
     """Authenticate and authorize every operation that declares security in the spec.
 
@@ -162,49 +196,21 @@ class AuthMiddleware:
         self,
         app: ASGIApp,
         *,
-        projects: Projects,
+        principals: Principals,
         operation_of: Callable[[Scope], str | None],
         open_operations: frozenset[str],
-        versions: VersionReader | None = None,
-        max_principals: int = 4096,
     ) -> None:
         self.app = app
-        self.projects = projects
+        self.principals = principals
         self.operation_of = operation_of
         self.open_operations = open_operations
-        self.versions = versions
-        self.max_principals = max_principals
-        #: (project, token digest) -> (data version it was looked up at, principal)
-        self.principals: OrderedDict[tuple[str, str], tuple[int, Principal]] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         operation = self.operation_of(scope) if scope["type"] == "http" else None
         if operation is not None and operation not in self.open_operations:
             project = str(scope.get("path_params", {}).get("project", ""))
             token = credentials(scope.get("headers", []), scope.get("query_string", b""))
-            if token is None:
-                principal = authenticate(self.projects, project, None)
-            else:
-                principal = await self._principal(project, token)
+            principal = await self.principals.of(project, token)
             authorize(principal, action_of(scope.get("method", "GET")))
             scope.setdefault("state", {})["relations.principal"] = principal
         await self.app(scope, receive, send)
-
-    async def _principal(self, project: str, token: str) -> Principal:
-        """The token's principal: looked up in the database, or remembered from a lookup
-        made at the project's current token version (every token change bumps it, so a
-        revocation by any process is seen by the very next request)."""
-        opened = self.projects.opened(project) if self.versions is not None else None
-        version = (
-            await self.versions.read(opened, TOKENS) if opened and self.versions else None
-        )
-        key = (project, tokens.digest(token))
-        cached = self.principals.get(key)
-        if version is not None and cached is not None and cached[0] == version:
-            return cached[1]
-        principal = await anyio.to_thread.run_sync(authenticate, self.projects, project, token)
-        if version is not None:
-            self.principals[key] = (version, principal)
-            while len(self.principals) > self.max_principals:
-                self.principals.popitem(last=False)
-        return principal

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     cache_max_body_bytes: int = Field(
         1024 * 1024, ge=0, description="Largest response body the cache keeps."
     )
+    fast_create: bool = Field(
+        True, description="Plainly valid single creates skip Connexion's machinery (same checks)."
+    )
     validate_responses: bool = Field(
         False, description="Validate every response against openapi.yaml (tests turn it on)."
     )
