@@ -9,8 +9,9 @@ from typing import Annotated
 import typer
 
 from service.cli_check import check
-from service.cli_migrate import migrate_command
+from service.cli_migrate import migrate_command, migrate_one
 from service.cli_tokens import ensure_first_admin, token_cli
+from service.projects import Projects
 from service.registry import ProjectInfo, Registry, valid_name
 from service.settings import Settings
 
@@ -58,7 +59,9 @@ def project_create(
         None, "--public", help="Role of anonymous callers: 'read' (default: none)."
     ),
 ) -> None:
-    """Register one project, or several at once (one registry write)."""
+    """Create one project, or several at once: each database is made at the current schema
+    (so a project's first request only opens it), then all are registered in one write.
+    A database that cannot be made is reported and nothing is registered."""
     bad = [n for n in names if not valid_name(n)]
     if bad:
         typer.echo(f"invalid project name: {bad[0]!r}", err=True)
@@ -69,8 +72,14 @@ def project_create(
     if database_url and len(names) > 1:
         typer.echo("--database-url names one database: give one project", err=True)
         raise typer.Exit(2)
-    registry = Registry(Settings().data_dir)
+    settings = Settings()
+    registry = Registry(settings.data_dir)
     infos = [ProjectInfo(n, database_url, public) for n in names]  # type: ignore[arg-type]
+    projects = Projects(settings)
+    new = [i for i in infos if registry.get(i.name) is None]
+    if not all(migrate_one(projects, info, report=False) for info in new):
+        typer.echo("nothing was registered", err=True)
+        raise typer.Exit(1)
     existing = registry.add_many(infos)
     for name in names:
         if name in existing:

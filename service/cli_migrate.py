@@ -18,7 +18,9 @@ from service.registry import DEFAULT_PROJECT, ProjectInfo, valid_name
 from service.settings import Settings
 
 
-def _migrate_one(projects: Projects, info: ProjectInfo) -> bool:
+def migrate_one(projects: Projects, info: ProjectInfo, report: bool = True) -> bool:
+    """Bring one project's database to head; failures always say why, successes only
+    when `report`."""
     where = "postgresql" if info.database_url else "sqlite"
     try:
         engine = projects.engine_for(info)
@@ -35,10 +37,10 @@ def _migrate_one(projects: Projects, info: ProjectInfo) -> bool:
         return False
     finally:
         engine.dispose()
-    if outcome.changed:
+    if report and outcome.changed:
         typer.echo(f"{info.name}\t{where}\tmigrated {outcome.before or 'empty'} -> "
                    f"{outcome.after}")
-    else:
+    elif report:
         typer.echo(f"{info.name}\t{where}\tup to date at {outcome.after}")
     return True
 
@@ -65,6 +67,6 @@ def migrate_command(
             raise typer.Exit(2)
         infos = [info]
     typer.echo(f"code schema revision: {migrate.head()}")
-    results = [_migrate_one(projects, info) for info in infos]
+    results = [migrate_one(projects, info) for info in infos]
     if not all(results):
         raise typer.Exit(1)
