@@ -258,3 +258,16 @@ def test_the_fast_path_can_be_turned_off(tmp_path: Path) -> None:
         assert app.fast_create is None
     finally:
         app.projects.dispose()
+
+
+def test_a_fast_create_is_logged_like_any_request(
+    twins: tuple[Twin, Twin], caplog: pytest.LogCaptureFixture
+) -> None:
+    fast, _ = twins
+    caplog.set_level("INFO", logger="relations.access")
+    assert fast.post("", orjson.dumps(ONE), "admin", "application/json").status_code == 200
+    lines = [orjson.loads(r.getMessage()) for r in caplog.records if r.name == "relations.access"]
+    assert lines and lines[-1]["route"] == "/{project}/relations"
+    assert (lines[-1]["method"], lines[-1]["status"], lines[-1]["role"]) == ("POST", 200, "admin")
+    assert isinstance(lines[-1]["token_id"], int)
+    assert fast.tokens["admin"] not in caplog.text
