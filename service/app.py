@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from handlers.relations import create_in
 from service import connexion_speedups
+from service.accesslog import to_fd, to_logger
 from service.auth import AuthMiddleware, Principals, credentials
 from service.cache import ResponseCache
 from service.errors import ApiError, Code
@@ -238,13 +239,20 @@ class RelationsApp:
                 validate_responses=settings.validate_responses,
             )
             inner = self.fast_create
-        self.asgi: ASGIApp = HardeningMiddleware(
+        self.hardening = HardeningMiddleware(
             inner,
             max_body_bytes=settings.max_body_bytes,
             max_query_bytes=settings.max_query_bytes,
             project_exists=self.projects.exists,
-            log_requests=settings.log_requests,
+            access_log=to_logger if settings.log_requests else None,
         )
+        self.asgi: ASGIApp = self.hardening
+
+    def log_requests_to(self, fd: int) -> None:
+        """Write the access log straight to file descriptor `fd` (``service.asgi``: standard
+        error), unless the settings turned it off."""
+        if self.settings.log_requests:
+            self.hardening.access_log = to_fd(fd)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope.setdefault("state", {})

@@ -8,7 +8,6 @@ token id). Errors raised here are rendered by ``service.app``'s envelope rendere
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -18,10 +17,9 @@ from urllib.parse import unquote_to_bytes
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.accesslog import AccessLog, to_logger
 from service.errors import ApiError, Code
 from service.registry import valid_name
-
-log = logging.getLogger("relations.access")
 
 Renderer = Callable[[ApiError], tuple[int, list[tuple[bytes, bytes]], bytes]]
 BODY_METHODS = frozenset({"POST", "PATCH", "PUT"})
@@ -108,13 +106,14 @@ class HardeningMiddleware:
         max_body_bytes: int,
         max_query_bytes: int,
         project_exists: Callable[[str], bool],
-        log_requests: bool = True,
+        access_log: AccessLog | None = to_logger,
     ) -> None:
         self.app = app
         self.max_body = max_body_bytes
         self.max_query = max_query_bytes
         self.project_exists = project_exists
-        self.log_requests = log_requests
+        #: where each request's line goes (None: no access log); ``service.accesslog``
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -140,24 +139,20 @@ class HardeningMiddleware:
         except ApiError as err:
             await self._send_error(send_wrapper, err)
         finally:
-            if self.log_requests:
+            if self.access_log is not None:
                 # Who called: set by service.auth; the token itself is never logged, nor
                 # the query string (it may carry `access_token`).
                 principal = (scope.get("state") or {}).get("relations.principal")
-                log.info(
-                    orjson.dumps(
-                        {
-                            "request_id": request_id,
-                            "method": scope.get("method"),
-                            "route": template,
-                            "project": project if project and valid_name(project) else None,
-                            "status": status_box[0],
-                            "role": getattr(principal, "role", None),
-                            "token_id": getattr(principal, "token_id", None),
-                            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                        }
-                    ).decode()
-                )
+                self.access_log({
+                    "request_id": request_id,
+                    "method": scope.get("method"),
+                    "route": template,
+                    "project": project if project and valid_name(project) else None,
+                    "status": status_box[0],
+                    "role": getattr(principal, "role", None),
+                    "token_id": getattr(principal, "token_id", None),
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                })
 
     def _check(self, scope: Scope, project: str | None) -> Scope:
         query = scope.get("query_string", b"")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -118,3 +119,35 @@ def test_live_server_log_has_no_token(tmp_path: Path) -> None:
     access = [json.loads(ln) for ln in log.splitlines() if ln.startswith('{"request_id"')]
     assert [a["status"] for a in access if a["route"] != "/server/ping"] == [200, 200, 401, 422]
     assert MARKER not in log and "access_token" not in log
+
+
+def test_a_served_process_writes_access_lines_to_a_file_descriptor(tmp_path: Path) -> None:
+    from service.accesslog import to_fd
+    from service.app import create_app
+
+    app = create_app(make_settings(tmp_path))
+    read_end, write_end = os.pipe()
+    try:
+        app.log_requests_to(write_end)
+        with TestClient(app, raise_server_exceptions=False) as client:
+            r = client.get("/server/ping")
+        line = os.read(read_end, 65536)
+        assert line.endswith(b"\n") and line.count(b"\n") == 1
+        entry = json.loads(line)
+        assert set(entry) == ACCESS_KEYS and entry["request_id"] == r.headers["x-request-id"]
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+        app.projects.dispose()
+    to_fd(write_end)({"closed": True})  # a closed log never fails a request
+
+
+def test_no_access_lines_when_turned_off(tmp_path: Path) -> None:
+    from service.app import create_app
+
+    app = create_app(make_settings(tmp_path, log_requests=False))
+    try:
+        app.log_requests_to(2)
+        assert app.hardening.access_log is None
+    finally:
+        app.projects.dispose()
