@@ -23,7 +23,9 @@ from starlette.responses import Response
 from starlette.testclient import TestClient
 
 from service.app import RelationsApp, create_app, load_spec
+from service.errors import ApiError, Code
 from service.fastcreate import create_contract
+from service.groupcommit import CREATES
 from service.registry import ProjectInfo, Registry
 from tests.conftest import bearer, issue_token, make_settings
 from tests.serving import PG_ENV, scratch_pg_database
@@ -271,3 +273,21 @@ def test_a_fast_create_is_logged_like_any_request(
     assert (lines[-1]["method"], lines[-1]["status"], lines[-1]["role"]) == ("POST", 200, "admin")
     assert isinstance(lines[-1]["token_id"], int)
     assert fast.tokens["admin"] not in caplog.text
+
+
+@pytest.mark.parametrize("code", [Code.STORAGE_FULL, Code.STORAGE_BUSY])
+def test_a_storage_failure_is_answered_alike(
+    twins: tuple[Twin, Twin], monkeypatch: pytest.MonkeyPatch, code: Code
+) -> None:
+    async def failing(_project: object, _rows: object) -> list[int]:
+        raise ApiError(code, headers={"Retry-After": "1"} if code.status == 503 else None)
+
+    monkeypatch.setattr(CREATES, "insert", failing)
+    fast, slow = twins
+    assert fast.app.fast_create is not None
+    answers = [t.post("", orjson.dumps(ONE), "admin", "application/json") for t in twins]
+    _same(*answers)
+    assert answers[0].status_code == code.status
+    assert answers[0].json()["error"]["code"] == code.code
+    assert fast.app.fast_create.hits == 1
+    assert fast.rows() == slow.rows() == []
