@@ -3,7 +3,8 @@
 Starts both (one uvicorn worker each, pinned to the same CPU), seeds the same data over HTTP,
 drives each with the same load (wrk, or the asyncio client when wrk is absent), prints a table
 and writes ``bench/results/latest.json``; then runs the scale checks (100,000 rows, 1,000 cold
-projects, a 10,000-row batch) into ``bench/results/latest-scale.json``. Everything is bounded
+projects, a 10,000-row batch) into ``bench/results/latest-scale.json``; with ``--postgres`` the
+scenarios also run on our server over PostgreSQL (``bench/postgres.py``). Everything is bounded
 in time and every server it started is killed on exit, error or signal.
 
 Usage: ``python -m bench.run [--duration 5] [--scenarios a,b] [--skip-scale] [--self-test]``.
@@ -35,7 +36,7 @@ import httpx
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import loadgen
+from bench import loadgen, postgres
 from bench.loadgen import Request, Result
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -476,6 +477,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--cold-create-args", default="--public read",
                     help="added to --create-cmd for the cold projects (they get no token)")
     ap.add_argument("--baseline-cmd", default=base)
+    ap.add_argument("--postgres", default=os.environ.get("RELATIONS_BENCH_POSTGRES_URL"),
+                    metavar="ADMIN_URL", help="also run the scenarios on our server with its "
+                    "projects on PostgreSQL (scratch databases made from this URL, then "
+                    "dropped); env RELATIONS_BENCH_POSTGRES_URL")
     ap.add_argument("--self-test", action="store_true",
                     help="run the baseline in place of our server (no project CLI)")
     ap.add_argument("--no-pin", action="store_true", help="do not pin the servers to one CPU")
@@ -524,6 +529,11 @@ def main(argv: list[str] | None = None) -> int:
             print_table(rows)
             (RESULTS / "latest.json").write_text(json.dumps(rows, indent=2) + "\n")
             print(f"wrote {RESULTS / 'latest.json'}")
+        if args.scenarios and args.postgres and not args.self_test:
+            print("the same scenarios, our server on PostgreSQL (no baseline):")
+            pg_rows = postgres.throughput(h, ours_cmd, args.postgres)
+            (RESULTS / "latest-postgres.json").write_text(json.dumps(pg_rows, indent=2) + "\n")
+            print(f"wrote {RESULTS / 'latest-postgres.json'}")
         if not args.skip_scale:
             print("scale checks (our server only):")
             checks: list[dict[str, Any]] = []

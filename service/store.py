@@ -195,6 +195,8 @@ def insert_rows(conn: Connection, project: Project, rows: list[dict[str, Any]]) 
     try:
         if not explicit and len(rows) > 1 and project.dialect == "sqlite":
             ids = _insert_sequential_sqlite(conn, rows)
+        elif not explicit and len(rows) > 1:
+            ids = _insert_many_returning(conn, rows)
         else:
             for row in rows:
                 params = {c: row.get(c) for c in INSERT_COLUMNS}
@@ -211,6 +213,16 @@ def insert_rows(conn: Connection, project: Project, rows: list[dict[str, Any]]) 
 #: Built once: SQLAlchemy then reuses their compiled form and cache key (~0.1 ms a row).
 INSERT_COLUMNS = tuple(c.name for c in TABLE.c if c.name != "id")
 INSERT_ONE = insert(TABLE).returning(TABLE.c.id)
+INSERT_MANY = insert(TABLE).returning(TABLE.c.id, sort_by_parameter_order=True)
+
+
+def _insert_many_returning(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Multi-row INSERT ... RETURNING in batches (SQLAlchemy's "insertmanyvalues"), the ids
+    in the rows' order: one round trip per batch instead of one per row (PostgreSQL)."""
+    result = conn.execute(
+        INSERT_MANY, [{c: row.get(c) for c in INSERT_COLUMNS} for row in rows]
+    )
+    return [int(rid) for rid in result.scalars()]
 
 
 def _insert_sequential_sqlite(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
