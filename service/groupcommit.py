@@ -15,7 +15,7 @@ of its own, so a caller that goes away never strands the others.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import Engine
@@ -25,7 +25,8 @@ from service.projects import Project
 
 #: Most creates written by one group commit (it then stays small enough to run inline).
 MAX_GROUP = 50
-Insert = Callable[[Project, list[dict[str, Any]]], Any]  # awaitable of the new ids, in order
+#: Inserts rows in one transaction; their new ids, in order.
+Insert = Callable[[Project, list[dict[str, Any]]], Awaitable[list[int]]]
 
 _Group = list[tuple[dict[str, Any], "asyncio.Future[int]"]]
 
