@@ -1,13 +1,30 @@
-"""The typed tree -> SQLAlchemy statements. The only place where SQL is built.
+"""The typed tree -> SQLAlchemy statements, and the table's writes. The only place where SQL
+of ``directus_relations`` is built.
 
 Identifiers come only from the table's columns; every value is a bound parameter.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, String, Table, and_, cast, func, or_, select, true
+from sqlalchemy import (
+    Delete,
+    Select,
+    String,
+    Table,
+    Update,
+    and_,
+    cast,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from models import COLUMNS, Relation
@@ -95,3 +112,29 @@ def count_rows(query: Query | None) -> Select[Any]:
     if cond is not None:
         stmt = stmt.where(cond)
     return stmt
+
+
+# Writes. Built once where they can be: SQLAlchemy then reuses their compiled form.
+#: Columns an insert names (the id is assigned unless given).
+INSERT_COLUMNS = tuple(c.name for c in TABLE.c if c.name != "id")
+#: One row, its id back (an explicit ``id`` key is allowed).
+INSERT_ONE = insert(TABLE).returning(TABLE.c.id)
+#: Many rows in multi-row pages, their ids back in the rows' order.
+INSERT_MANY = insert(TABLE).returning(TABLE.c.id, sort_by_parameter_order=True)
+#: Many rows, nothing back (SQLite executemany; ids are read after).
+INSERT_PLAIN = insert(TABLE)
+
+
+def select_ids(ids: Sequence[int]) -> Select[Any]:
+    """Which of `ids` exist."""
+    return select(TABLE.c.id).where(TABLE.c.id.in_(list(ids)))
+
+
+def update_row(rid: int, values: dict[str, Any]) -> Update:
+    """Set `values` (column -> value) on row `rid`."""
+    return update(TABLE).where(TABLE.c.id == rid).values(**values)
+
+
+def delete_ids(ids: Sequence[int]) -> Delete:
+    """Delete the rows `ids`."""
+    return delete(TABLE).where(TABLE.c.id.in_(list(ids)))

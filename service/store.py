@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from models.state import DATA, TOKENS
@@ -28,7 +28,6 @@ from service.projects import Project
 
 log = logging.getLogger("relations.store")
 T = TypeVar("T")
-TABLE = qc.TABLE
 
 
 def _integrity_error(exc: IntegrityError) -> ApiError:
@@ -175,7 +174,7 @@ def existing_ids(conn: Connection, ids: Sequence[int]) -> set[int]:
     found: set[int] = set()
     for start in range(0, len(ids), 500):
         chunk = list(ids[start:start + 500])
-        found.update(conn.execute(select(TABLE.c.id).where(TABLE.c.id.in_(chunk))).scalars())
+        found.update(conn.execute(qc.select_ids(chunk)).scalars())
     return found
 
 
@@ -199,10 +198,10 @@ def insert_rows(conn: Connection, project: Project, rows: list[dict[str, Any]]) 
             ids = _insert_many_returning(conn, rows)
         else:
             for row in rows:
-                params = {c: row.get(c) for c in INSERT_COLUMNS}
+                params = {c: row.get(c) for c in qc.INSERT_COLUMNS}
                 if row.get("id") is not None:
                     params["id"] = row["id"]
-                ids.append(int(conn.execute(INSERT_ONE, params).scalar_one()))
+                ids.append(int(conn.execute(qc.INSERT_ONE, params).scalar_one()))
     except IntegrityError as exc:
         raise _integrity_error(exc) from exc
     if explicit and project.dialect == "postgresql":
@@ -210,17 +209,13 @@ def insert_rows(conn: Connection, project: Project, rows: list[dict[str, Any]]) 
     return ids
 
 
-#: Built once: SQLAlchemy then reuses their compiled form and cache key (~0.1 ms a row).
-INSERT_COLUMNS = tuple(c.name for c in TABLE.c if c.name != "id")
-INSERT_ONE = insert(TABLE).returning(TABLE.c.id)
-INSERT_MANY = insert(TABLE).returning(TABLE.c.id, sort_by_parameter_order=True)
 
 
 def _insert_many_returning(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
     """Multi-row INSERT ... RETURNING in batches (SQLAlchemy's "insertmanyvalues"), the ids
     in the rows' order: one round trip per batch instead of one per row (PostgreSQL)."""
     result = conn.execute(
-        INSERT_MANY, [{c: row.get(c) for c in INSERT_COLUMNS} for row in rows]
+        qc.INSERT_MANY, [{c: row.get(c) for c in qc.INSERT_COLUMNS} for row in rows]
     )
     return [int(rid) for rid in result.scalars()]
 
@@ -231,7 +226,7 @@ def _insert_sequential_sqlite(conn: Connection, rows: list[dict[str, Any]]) -> l
     executemany takes its columns from the first row, so every row is given every column
     (absent optional keys are NULL): otherwise a key only later rows carry would be dropped.
     """
-    conn.execute(insert(TABLE), [{c: row.get(c) for c in INSERT_COLUMNS} for row in rows])
+    conn.execute(qc.INSERT_PLAIN, [{c: row.get(c) for c in qc.INSERT_COLUMNS} for row in rows])
     last = int(conn.execute(text("SELECT last_insert_rowid()")).scalar_one())
     return list(range(last - len(rows) + 1, last + 1))
 
@@ -265,10 +260,10 @@ def update_rows(conn: Connection, changes: Sequence[tuple[int, dict[str, Any]]])
     """Apply each id's changes (the rows are known to exist)."""
     for rid, values in changes:
         if values:
-            conn.execute(update(TABLE).where(TABLE.c.id == rid).values(**values))
+            conn.execute(qc.update_row(rid, values))
 
 
 def delete_ids(conn: Connection, ids: Sequence[int]) -> None:
     """Delete the rows (known to exist)."""
     for start in range(0, len(ids), 500):
-        conn.execute(delete(TABLE).where(TABLE.c.id.in_(list(ids[start:start + 500]))))
+        conn.execute(qc.delete_ids(ids[start:start + 500]))
