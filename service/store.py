@@ -198,7 +198,7 @@ def insert_rows(conn: Connection, project: Project, rows: list[dict[str, Any]]) 
             ids = _insert_many_returning(conn, rows)
         else:
             for row in rows:
-                params = {c: row.get(c) for c in qc.INSERT_COLUMNS}
+                params = _every_column(row)
                 if row.get("id") is not None:
                     params["id"] = row["id"]
                 ids.append(int(conn.execute(qc.INSERT_ONE, params).scalar_one()))
@@ -209,14 +209,16 @@ def insert_rows(conn: Connection, project: Project, rows: list[dict[str, Any]]) 
     return ids
 
 
+def _every_column(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with every insertable column (absent ones NULL: the table has no defaults),
+    so statements built once and executemany batches all see the same columns."""
+    return {c: row.get(c) for c in qc.INSERT_COLUMNS}
 
 
 def _insert_many_returning(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
     """Multi-row INSERT ... RETURNING in batches (SQLAlchemy's "insertmanyvalues"), the ids
     in the rows' order: one round trip per batch instead of one per row (PostgreSQL)."""
-    result = conn.execute(
-        qc.INSERT_MANY, [{c: row.get(c) for c in qc.INSERT_COLUMNS} for row in rows]
-    )
+    result = conn.execute(qc.INSERT_MANY, [_every_column(row) for row in rows])
     return [int(rid) for rid in result.scalars()]
 
 
@@ -226,7 +228,7 @@ def _insert_sequential_sqlite(conn: Connection, rows: list[dict[str, Any]]) -> l
     executemany takes its columns from the first row, so every row is given every column
     (absent optional keys are NULL): otherwise a key only later rows carry would be dropped.
     """
-    conn.execute(qc.INSERT_PLAIN, [{c: row.get(c) for c in qc.INSERT_COLUMNS} for row in rows])
+    conn.execute(qc.INSERT_PLAIN, [_every_column(row) for row in rows])
     last = int(conn.execute(text("SELECT last_insert_rowid()")).scalar_one())
     return list(range(last - len(rows) + 1, last + 1))
 
