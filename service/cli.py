@@ -76,7 +76,7 @@ def project_create(
     registry = Registry(settings.data_dir)
     infos = [ProjectInfo(n, database_url, public) for n in names]  # type: ignore[arg-type]
     projects = Projects(settings)
-    new = [i for i in infos if registry.get(i.name) is None]
+    new = [i for i in infos if not registry.registered(i.name)]
     if not all(migrate_one(projects, info, report=False) for info in new):
         typer.echo("nothing was registered", err=True)
         raise typer.Exit(1)

@@ -63,6 +63,10 @@ class Registry:
             found = self._load().get(name)
         return found
 
+    def registered(self, name: str) -> bool:
+        """Whether `name` was registered (the default project exists without it)."""
+        return name in self._load()
+
     def all(self) -> list[ProjectInfo]:
         """Every project, the default one first."""
         projects = dict(self._load())

@@ -59,6 +59,18 @@ def test_project_create_makes_the_database_at_head(tmp_path: Path) -> None:
         engine.dispose()
 
 
+def test_registering_the_default_project_makes_its_database(tmp_path: Path) -> None:
+    assert _run(tmp_path, "project", "create", "_", "--public", "read")[0] == 0
+    engine = sa.create_engine(f"sqlite:///{tmp_path / '_.db'}")
+    try:
+        with engine.connect() as conn:
+            assert migrate.current(conn) == (migrate.head(),)
+    finally:
+        engine.dispose()
+    info = Registry(tmp_path).get("_")
+    assert info is not None and info.public == "read"
+
+
 def test_a_database_that_cannot_be_made_registers_nothing(tmp_path: Path) -> None:
     url = "postgresql://postgres@127.0.0.1:5432/no_such_database_here"
     code, out = _run(tmp_path, "project", "create", "pg", "--database-url", url)
