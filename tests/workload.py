@@ -118,6 +118,23 @@ class Writers:
             t.join(join_timeout)
         assert not any(t.is_alive() for t in self._threads), "a writer did not stop"
 
+    def _create(self, client: httpx.Client, body: Any,
+                keys: list[tuple[str, str]]) -> httpx.Response | None:
+        """POST a create; the 200 answer, else None. Its keys count as maybe created unless
+        it was acknowledged (a lost connection re-raises after noting them)."""
+        try:
+            r = client.post(self.base, json=body)
+        except httpx.TransportError:
+            with self.ledger.lock:
+                self.ledger.maybe_created.append(keys)
+            raise
+        self._answer(r)
+        if r.status_code == 200:
+            return r
+        with self.ledger.lock:
+            self.ledger.maybe_created.append(keys)
+        return None
+
     def _answer(self, r: httpx.Response) -> None:
         code = None
         if r.status_code >= 300:
@@ -147,42 +164,24 @@ class Writers:
                         body = {"collection_many": f"w{w}", "field_many": f"{self.tag}-{n}",
                                 "collection_one": "target", "junction_field": None}
                         keys = [(body["collection_many"], body["field_many"])]
-                        try:
-                            r = client.post(self.base, json=body)
-                        except httpx.TransportError:
-                            with led.lock:
-                                led.maybe_created.append(keys)
-                            raise
-                        self._answer(r)
-                        if r.status_code == 200:
+                        r = self._create(client, body, keys)
+                        if r is not None:
                             row = r.json()["data"]
                             with led.lock:
                                 led.acked[row["id"]] = {c: row[c] for c in COLS}
                                 led.creates += 1
                             mine.append(row["id"])
-                        else:
-                            with led.lock:
-                                led.maybe_created.append(keys)
                     elif op < 0.70:
                         bodies = [{"collection_many": f"w{w}", "field_many": f"{self.tag}-{n}.{i}",
                                    "field_one": f"b{n}"} for i in range(3)]
                         keys = [(b["collection_many"], b["field_many"]) for b in bodies]
-                        try:
-                            r = client.post(self.base, json=bodies)
-                        except httpx.TransportError:
-                            with led.lock:
-                                led.maybe_created.append(keys)
-                            raise
-                        self._answer(r)
-                        if r.status_code == 200:
+                        r = self._create(client, bodies, keys)
+                        if r is not None:
                             with led.lock:
                                 for row in r.json()["data"]:
                                     led.acked[row["id"]] = {c: row[c] for c in COLS}
                                     mine.append(row["id"])
                                 led.creates += 3
-                        else:
-                            with led.lock:
-                                led.maybe_created.append(keys)
                     elif op < 0.85:
                         rid = mine[rng.randrange(len(mine))]
                         with led.lock:
