@@ -28,6 +28,7 @@ from service.dberrors import STORAGE_ERRORS, storage_error
 from service.deadline import install_sqlite_deadline
 from service.errors import ApiError, Code
 from service.registry import DEFAULT_PROJECT, ProjectInfo, Registry, valid_name
+from service.retire import close_when_retired, retire
 from service.settings import Settings
 
 log = logging.getLogger("relations.projects")
@@ -95,16 +96,16 @@ class Projects:
         return self._engines.get(name)
 
     def dispose(self) -> None:
-        """Close every engine (on shutdown)."""
+        """Retire every engine (on shutdown): connections still in use close when returned."""
         with self._lock:
             for project in self._engines.values():
-                project.engine.dispose()
+                retire(project.engine)
             self._engines.clear()
 
     def _evict(self) -> None:
         while len(self._engines) > self.settings.engine_cache_size:
             _, old = self._engines.popitem(last=False)
-            old.engine.dispose()
+            retire(old.engine)
 
     def _open(self, info: ProjectInfo) -> Engine:
         """A new engine on a database at the code's schema revision (migrated if behind)."""
@@ -128,8 +129,8 @@ class Projects:
         """A configured engine for the project's database (no schema work; cheap)."""
         try:
             if info.database_url:
-                return self._postgres_engine(info.database_url)
-            return self._sqlite_engine(info)
+                return close_when_retired(self._postgres_engine(info.database_url))
+            return close_when_retired(self._sqlite_engine(info))
         except STORAGE_ERRORS as exc:
             log.warning("project %s: cannot open: %s", info.name, type(exc).__name__)
             raise storage_error(exc) from exc

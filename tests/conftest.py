@@ -8,6 +8,7 @@ visible reason.
 
 from __future__ import annotations
 
+import gc
 import os
 import uuid
 import warnings
@@ -97,6 +98,15 @@ def bind_default_project(settings: Settings, backend: str, request: pytest.Fixtu
         conn.exec_driver_sql("CREATE SCHEMA public")
     engine.dispose()
     Registry(settings.data_dir).add(ProjectInfo("_", url), replace=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def collect_garbage_after_module() -> Iterator[None]:
+    """A leaked resource (an unclosed connection) warns only when it is collected, and the
+    warning fails whichever test is running then. Collecting after each module makes it fail
+    the module that leaked instead of a bystander later on."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(params=BACKENDS)
