@@ -33,7 +33,7 @@ from connexion.options import SwaggerUIOptions
 from connexion.resolver import RelativeResolver
 from connexion.validators import VALIDATOR_MAP
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from handlers.relations import create_in
 from service import connexion_speedups
@@ -254,11 +254,30 @@ class RelationsApp:
         if self.settings.log_requests:
             self.hardening.access_log = to_fd(fd)
 
+    def close(self) -> None:
+        """Retire every engine and close the private version connections (on shutdown; a
+        later request opens them again)."""
+        self.projects.dispose()
+        self.versions.close()
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope.setdefault("state", {})
         if scope["type"] == "http":
             scope["relations.app"] = self
+        elif scope["type"] == "lifespan":
+            send = self._closing_on_shutdown(send)
         await self.asgi(scope, receive, send)
+
+    def _closing_on_shutdown(self, send: Send) -> Send:
+        """`send`, closing the app's connections just before the server is told shutdown is
+        complete (the database sees each session end instead of a dropped socket)."""
+
+        async def wrapped(message: Message) -> None:
+            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                self.close()
+            await send(message)
+
+        return wrapped
 
 
 _CURRENT: list[RelationsApp] = []

@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Connection, Engine
+from starlette.testclient import TestClient
 
+from service.app import RelationsApp
 from service.projects import Projects
 from service.registry import ProjectInfo, Registry
 from service.retire import retired
-from tests.conftest import bind_default_project, make_settings
+from tests.conftest import bearer, bind_default_project, make_settings
 
 
 def _raw(conn: Connection) -> Any:
@@ -85,3 +87,15 @@ def test_a_connection_opened_after_retirement_closes_when_returned(projects: Pro
         raw = _raw(conn)
     assert _closed(raw)
 
+
+def test_the_app_closes_its_connections_at_shutdown(app: RelationsApp, admin_token: str) -> None:
+    with TestClient(app) as client:
+        assert client.get("/_/relations", headers=bearer(admin_token)).status_code == 200
+        project = app.projects.opened("_")
+        assert project is not None and not retired(project.engine)
+        with project.engine.connect() as conn:
+            raw = _raw(conn)
+    assert retired(project.engine) and _closed(raw)
+    assert app.projects.opened("_") is None
+    with TestClient(app) as client:  # the next request opens the project again
+        assert client.get("/_/relations", headers=bearer(admin_token)).status_code == 200
