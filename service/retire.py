@@ -20,7 +20,7 @@ _RETIRED: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 def close_when_retired(engine: Engine) -> Engine:
-    """Make every connection that returns to `engine` after :func:`retire` close (the engine)."""
+    """`engine`, set up so that every connection returning to it after :func:`retire` closes."""
     owner = weakref.ref(engine)
 
     def on_checkin(dbapi_connection: object, entry: ConnectionPoolEntry) -> None:
